@@ -1,0 +1,247 @@
+import path from 'node:path';
+import { Command, CommanderError, Option } from 'commander';
+import type { AppContext } from '../context.js';
+import { CHANNELS, TASK_STATUSES, type TaskStatus } from '../db/schema.js';
+import { rawFromFile } from '../ingest/raw.js';
+import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '../services/addresses.js';
+import { NotFoundError, ValidationError } from '../services/errors.js';
+import * as messages from '../services/messages.js';
+import { listChannelSettings, setAutoComplete } from '../services/settings.js';
+import { addMapping, addStaff, listMappings, listStaff } from '../services/staff.js';
+import { listTasks } from '../services/tasks.js';
+import { createToken } from '../services/tokens.js';
+import { parseChannel } from '../services/validate.js';
+import { table } from './table.js';
+
+/** Where a command writes: the terminal, or a buffer sent back over the local admin socket. */
+export interface CliIo {
+  out(chunk: string | Buffer): void;
+  err(text: string): void;
+  /** Directory relative file arguments are resolved against. */
+  cwd: string;
+}
+
+/** Commands that cannot run inside the gateway process (they start or migrate it). */
+export const LOCAL_ONLY = new Set(['serve', 'migrate']);
+
+const json = (io: CliIo, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
+const channelOption = () =>
+  new Option('--channel <channel>', 'inbound channel').choices(CHANNELS as unknown as string[]).makeOptionMandatory();
+
+/**
+ * Runs one CLI command (everything but `serve` and `migrate`) against a context.
+ * Used by the terminal CLI and by the running gateway's local admin socket, so both behave alike.
+ * @param argv arguments after the program name, e.g. `['tasks', 'list', '--json']`
+ * @param getContext opens the database lazily (not needed for `--help`)
+ * @returns the exit code: 0 done, 1 refused or failed (reason on stderr), 2 usage error
+ */
+export async function runCommand(argv: string[], io: CliIo, getContext: () => Promise<AppContext>): Promise<number> {
+  const program = new Command('posteingang')
+    .description('Posteingang mail gateway: receive scans and mail, route them to staff as tasks')
+    .exitOverride()
+    .configureOutput({ writeOut: (s) => io.out(s), writeErr: (s) => io.err(s) })
+    .showHelpAfterError();
+
+  program.command('serve').description('run the gateway (SMTP receiver, HTTP); configured by environment variables');
+  program.command('migrate').description('apply database migrations and exit');
+
+  const address = program.command('address').description('inbound addresses accepted by the SMTP receiver');
+  address
+    .command('add <address>')
+    .description('accept mail for <address> on a channel')
+    .addOption(channelOption())
+    .option('--json', 'machine-readable output')
+    .action(async (addr: string, o: { channel: string; json?: boolean }) => {
+      const r = await addInboundAddress((await getContext()).db, addr, o.channel);
+      o.json ? json(io, r) : io.out(`${r.address} → ${r.channel}\n`);
+    });
+  address
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listInboundAddresses((await getContext()).db);
+      o.json ? json(io, rows) : io.out(table(rows, ['address', 'channel']));
+    });
+  address.command('remove <address>').action(async (addr: string) => {
+    await removeInboundAddress((await getContext()).db, addr);
+    io.out(`removed ${addr}\n`);
+  });
+
+  const staffCmd = program.command('staff').description('staff members ("Mitarbeiter*innen")');
+  staffCmd
+    .command('add')
+    .requiredOption('--name <name>', '"Nachname, Vorname"')
+    .requiredOption('--email <address>', 'address that identifies the person as a sender')
+    .option('--login <name>', 'login name (staff who receive tasks need one)')
+    .option('--external', 'external person: no login, no licence; recorded so the address can be mapped')
+    .option('--inactive', 'not currently working here ("Aktuell" off)')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { name: string; email: string; login?: string; external?: boolean; inactive?: boolean; json?: boolean }) => {
+      const s = await addStaff((await getContext()).db, o);
+      const view = { id: s.id, name: s.name, email: s.email, login: s.login, active: s.active, external: s.external };
+      o.json ? json(io, view) : io.out(`added staff ${s.id}: ${s.name} <${s.email}>${s.login ? ` login ${s.login}` : ''}\n`);
+    });
+  staffCmd
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = (await listStaff((await getContext()).db)).map((s) => ({
+        id: s.id,
+        name: s.name,
+        email: s.email,
+        login: s.login,
+        active: s.active,
+        external: s.external,
+      }));
+      o.json ? json(io, rows) : io.out(table(rows, ['id', 'name', 'email', 'login', 'active', 'external']));
+    });
+
+  const mapping = program.command('mapping').description('sender mapping ("E-Mail-Adressen verwalten"): Von → An');
+  mapping
+    .command('add')
+    .requiredOption('--from <address>', 'sender address: the e-mail of an active staff record')
+    .requiredOption('--to <login>', 'login of an active staff member who gets the task')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { from: string; to: string; json?: boolean }) => {
+      const r = await addMapping((await getContext()).db, o.from, o.to);
+      o.json ? json(io, { from: r.from, to: o.to }) : io.out(`${r.from} → ${o.to}\n`);
+    });
+  mapping
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listMappings((await getContext()).db);
+      o.json ? json(io, rows) : io.out(table(rows, ['from', 'toLogin', 'toName']));
+    });
+
+  const settings = program.command('settings').description('import settings per channel ("Automatisches Einlesen")');
+  settings
+    .command('show')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listChannelSettings((await getContext()).db);
+      o.json ? json(io, rows) : io.out(table(rows, ['channel', 'activityType', 'autoImport', 'pollIntervalMinutes', 'autoComplete']));
+    });
+  settings
+    .command('set')
+    .addOption(channelOption())
+    .addOption(new Option('--auto-complete <yes|no>', 'create tasks already completed').choices(['yes', 'no']).makeOptionMandatory())
+    .action(async (o: { channel: string; autoComplete: string }) => {
+      await setAutoComplete((await getContext()).db, o.channel, o.autoComplete === 'yes');
+      io.out(`auto-complete for ${o.channel}: ${o.autoComplete}\n`);
+    });
+
+  program
+    .command('ingest <files...>')
+    .description('import .eml files through the same ingest pipeline as the SMTP receiver')
+    .addOption(channelOption())
+    .option('--json', 'machine-readable output')
+    .action(async (files: string[], o: { channel: string; json?: boolean }) => {
+      const ctx = await getContext();
+      const channel = parseChannel(o.channel);
+      const results = [];
+      for (const f of files) {
+        const file = path.resolve(io.cwd, f);
+        let raw;
+        try {
+          raw = await rawFromFile(file);
+        } catch (err) {
+          throw new ValidationError('file', `${f} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+        }
+        const r = await ctx.ingest(raw, { kind: 'file', channels: [channel], path: file });
+        results.push({ file: f, ...r });
+        if (!o.json) {
+          const tasks = r.tasks.map((t) => `task ${t.id} ${t.status}`).join(', ');
+          io.out(`${f}: message ${r.messageId}${r.duplicate ? ' (already stored)' : ''}${r.parseError ? ' UNREADABLE' : ''}; ${tasks}\n`);
+        }
+      }
+      if (o.json) json(io, results);
+    });
+
+  const msg = program.command('messages').description('stored messages');
+  msg
+    .command('list')
+    .option('--limit <n>', 'how many', '50')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { limit: string; json?: boolean }) => {
+      const rows = await messages.listMessages((await getContext()).db, { limit: Number(o.limit) || 50, offset: 0 });
+      o.json ? json(io, rows) : io.out(table(rows, ['id', 'receivedAt', 'senderAddress', 'subject', 'size', 'parseError']));
+    });
+  msg
+    .command('show <id>')
+    .option('--json', 'machine-readable output')
+    .action(async (id: string, o: { json?: boolean }) => {
+      const m = await messages.showMessage((await getContext()).db, Number(id));
+      if (o.json) return json(io, m);
+      io.out(
+        [
+          `Message ${m.id}`,
+          `From:        ${m.senderName ? `${m.senderName} ` : ''}<${m.senderAddress ?? ''}>`,
+          `Subject:     ${m.subject ?? ''}`,
+          `Date:        ${m.date.toISOString()}${m.dateFromHeader ? '' : ' (time of receipt)'}`,
+          `Message-ID:  ${m.messageIdHeader ?? '(none)'}`,
+          `Size:        ${m.size} bytes, SHA-256 ${m.sha256}`,
+          m.parseError ? `UNREADABLE:  ${m.parseError}` : '',
+          'Attachments:',
+          table(m.attachments, ['id', 'filename', 'contentType', 'size', 'sha256']),
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      );
+    });
+  msg
+    .command('raw <id>')
+    .description('write the raw message, byte for byte, to stdout')
+    .action(async (id: string) => {
+      const raw = await messages.rawMessage((await getContext()).db, Number(id));
+      for await (const chunk of raw.chunks) io.out(chunk);
+    });
+
+  const tasks = program.command('tasks').description('tasks ("Vorgänge")');
+  tasks
+    .command('list')
+    .addOption(new Option('--status <status>').choices(TASK_STATUSES as unknown as string[]))
+    .addOption(new Option('--channel <channel>').choices(CHANNELS as unknown as string[]))
+    .option('--limit <n>', 'how many', '100')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { status?: string; channel?: string; limit: string; json?: boolean }) => {
+      const rows = await listTasks((await getContext()).db, {
+        status: o.status as TaskStatus | undefined,
+        channel: o.channel ? parseChannel(o.channel) : undefined,
+        limit: Number(o.limit) || 100,
+      });
+      if (o.json) return json(io, rows);
+      io.out(
+        table(
+          rows.map((t) => ({
+            ...t,
+            candidates: t.candidates.map((c) => c.login ?? c.name).join(', '),
+            assignee: t.assignee ? (t.assignee.login ?? t.assignee.name) : '',
+            flags: t.unreadable ? 'unreadable' : '',
+          })),
+          ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'candidates', 'assignee', 'flags'],
+        ),
+      );
+    });
+
+  const token = program.command('token').description('API tokens for /api/v1');
+  token.command('create <name>').action(async (name: string) => {
+    io.out(`${await createToken((await getContext()).db, name)}\n`);
+  });
+
+  try {
+    await program.parseAsync(argv, { from: 'user' });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof ValidationError) {
+      io.err(`refused (${err.field}): ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof NotFoundError) {
+      io.err(`${err.message}\n`);
+      return 1;
+    }
+    throw err;
+  }
+}

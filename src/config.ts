@@ -1,0 +1,109 @@
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import ipaddr from 'ipaddr.js';
+import { z } from 'zod';
+
+/** Loopback plus the RFC 1918 private ranges (and IPv6 loopback / unique local). */
+export const DEFAULT_ALLOWED_NETWORKS = '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7';
+
+const port = z.coerce
+  .number({ message: 'must be a number' })
+  .int('must be a whole number')
+  .min(0, 'must be between 0 and 65535')
+  .max(65535, 'must be between 0 and 65535');
+
+const cidrList = z.string().default(DEFAULT_ALLOWED_NETWORKS).transform((value, ctx) => {
+  const ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+  for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
+    try {
+      ranges.push(ipaddr.parseCIDR(part));
+    } catch {
+      ctx.addIssue({ code: 'custom', message: `"${part}" is not a CIDR range such as 192.168.0.0/16` });
+      return z.NEVER;
+    }
+  }
+  if (ranges.length === 0) {
+    ctx.addIssue({ code: 'custom', message: 'must name at least one CIDR range' });
+    return z.NEVER;
+  }
+  return ranges;
+});
+
+const schema = z.object({
+  DATABASE_URL: z
+    .string()
+    .optional()
+    .refine((v) => !v || /^postgres(ql)?:\/\//.test(v), 'must start with postgres:// or postgresql://'),
+  DATA_DIR: z.string().min(1, 'must not be empty').default('./data'),
+  SMTP_HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
+  SMTP_PORT: port.default(2525),
+  HTTP_HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
+  HTTP_PORT: port.default(8080),
+  SMTP_ALLOWED_NETWORKS: cidrList,
+  SMTP_MAX_MESSAGE_BYTES: z.coerce
+    .number({ message: 'must be a number of bytes' })
+    .int('must be a whole number of bytes')
+    .min(1024, 'must be at least 1024 bytes')
+    .default(50 * 1024 * 1024),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+});
+
+export type Config = z.infer<typeof schema> & { dataDir: string };
+
+/** A configuration value that was refused; `message` is one line naming the variable and why. */
+export class ConfigError extends Error {
+  constructor(
+    readonly variable: string,
+    reason: string,
+  ) {
+    super(`Invalid configuration: ${variable} ${reason}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/**
+ * Reads the gateway's configuration from environment variables, once.
+ * Every variable `X` may instead be given as `X_FILE` (a path whose content, trimmed, is the value),
+ * for secrets handed in by Docker or systemd.
+ * @param env the environment (default `process.env`)
+ * @returns the validated configuration; `dataDir` is `DATA_DIR` made absolute
+ * @throws ConfigError naming the first invalid variable and the reason
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const values: Record<string, string | undefined> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const fileVar = `${key}_FILE`;
+    const direct = env[key];
+    const file = env[fileVar];
+    if (direct !== undefined && direct !== '') values[key] = direct;
+    else if (file) {
+      try {
+        values[key] = readFileSync(file, 'utf8').trim();
+      } catch (err) {
+        throw new ConfigError(fileVar, `cannot be read: ${(err as Error).message}`);
+      }
+    }
+  }
+  const result = schema.safeParse(values);
+  if (!result.success) {
+    const issue = result.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  return { ...result.data, dataDir: path.resolve(result.data.DATA_DIR) };
+}
+
+/**
+ * Whether an IP address lies inside one of the given CIDR ranges.
+ * IPv4-mapped IPv6 addresses (`::ffff:10.0.0.1`) are compared as IPv4.
+ * @param address textual IPv4 or IPv6 address as reported by the socket
+ * @returns false for an unparsable address
+ */
+export function addressInNetworks(address: string, networks: Config['SMTP_ALLOWED_NETWORKS']): boolean {
+  let ip: ipaddr.IPv4 | ipaddr.IPv6;
+  try {
+    ip = ipaddr.process(address);
+  } catch {
+    return false;
+  }
+  return networks.some(([range, bits]) => range.kind() === ip.kind() && ip.match(range, bits));
+}

@@ -1,0 +1,35 @@
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import type { Database, Db } from './db/client.js';
+import type { Events } from './events.js';
+import { ingest, type IngestResult } from './ingest/ingest.js';
+import type { RawMessage } from './ingest/raw.js';
+import type { Source } from './ingest/source.js';
+
+/** What services, adapters and the web layer share: built once in main.ts, or by a test. */
+export interface AppContext {
+  config: Config;
+  database: Database;
+  db: Db;
+  events: Events;
+  log: Logger;
+  /** Temporary files (spooled messages, decoded attachments) under DATA_DIR. */
+  spoolDir: string;
+  /** `ingest()` bound to this context: the only way any adapter stores a message. */
+  ingest(raw: RawMessage, source: Source): Promise<IngestResult>;
+}
+
+export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
+  const spoolDir = path.join(config.dataDir, 'spool');
+  const deps = { db: database.db, spoolDir, events, log: log.child({ component: 'ingest' }) };
+  return {
+    config,
+    database,
+    db: database.db,
+    events,
+    log,
+    spoolDir,
+    ingest: (raw, source) => ingest(deps, raw, source),
+  };
+}

@@ -1,0 +1,47 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.js';
+import { senderMapping, staff } from '../schema.js';
+
+export type StaffRow = typeof staff.$inferSelect;
+
+export function listStaff(db: Db) {
+  return db.select().from(staff).orderBy(staff.name, staff.id);
+}
+
+export async function findActiveStaffByEmail(db: Db, email: string): Promise<StaffRow | null> {
+  const [row] = await db
+    .select()
+    .from(staff)
+    .where(and(eq(staff.active, true), sql`lower(${staff.email}) = ${email.toLowerCase()}`));
+  return row ?? null;
+}
+
+export async function findStaffByLogin(db: Db, login: string): Promise<StaffRow | null> {
+  const [row] = await db.select().from(staff).where(eq(staff.login, login));
+  return row ?? null;
+}
+
+export async function insertStaff(db: Db, values: typeof staff.$inferInsert): Promise<StaffRow> {
+  const [row] = await db.insert(staff).values(values).returning();
+  return row!;
+}
+
+export function listMappings(db: Db) {
+  return db
+    .select({
+      id: senderMapping.id,
+      from: senderMapping.fromAddress,
+      toStaffId: staff.id,
+      toLogin: staff.login,
+      toName: staff.name,
+    })
+    .from(senderMapping)
+    .innerJoin(staff, eq(staff.id, senderMapping.toStaffId))
+    .orderBy(senderMapping.fromAddress, staff.name);
+}
+
+/** @returns false when the pair existed already */
+export async function insertMapping(db: Db, fromAddress: string, toStaffId: number): Promise<boolean> {
+  const rows = await db.insert(senderMapping).values({ fromAddress, toStaffId }).onConflictDoNothing().returning();
+  return rows.length > 0;
+}

@@ -1,0 +1,226 @@
+import { sql } from 'drizzle-orm';
+import {
+  bigint,
+  bigserial,
+  boolean,
+  customType,
+  index,
+  integer,
+  jsonb,
+  pgTable,
+  primaryKey,
+  serial,
+  text,
+  timestamp,
+  uniqueIndex,
+} from 'drizzle-orm/pg-core';
+
+/** PostgreSQL `bytea`, mapped to a Node Buffer. */
+export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
+  dataType: () => 'bytea',
+  fromDriver: (v) => (Buffer.isBuffer(v) ? v : Buffer.from(v)),
+  toDriver: (v) => v,
+});
+
+/** The two inbound channels of the reference document: "Empfang Allgemein" and "Empfang per Scanner". */
+export const CHANNELS = ['general', 'scanner'] as const;
+export type Channel = (typeof CHANNELS)[number];
+
+/** Task states. `unassigned`: no staff member is a candidate (or the message is unreadable). */
+export const TASK_STATUSES = ['open', 'unassigned', 'completed'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+
+/** Content-addressed byte store: raw messages and attachment contents, kept in chunks. */
+export const blob = pgTable('blob', {
+  sha256: text('sha256').primaryKey(),
+  size: bigint('size', { mode: 'number' }).notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+export const blobChunk = pgTable(
+  'blob_chunk',
+  {
+    sha256: text('sha256')
+      .notNull()
+      .references(() => blob.sha256, { onDelete: 'cascade' }),
+    seq: integer('seq').notNull(),
+    data: bytea('data').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.sha256, t.seq] })],
+);
+
+/** One stored RFC 5322 message, however many times it was delivered. */
+export const message = pgTable(
+  'message',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    /** SHA-256 of the raw bytes as first received; key into `blob`. */
+    rawSha256: text('raw_sha256')
+      .notNull()
+      .references(() => blob.sha256),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    /** Redelivery key: the message without its trace header fields (see ingest/fingerprint.ts). */
+    fingerprint: text('fingerprint').notNull(),
+    messageIdHeader: text('message_id_header'),
+    /** Address from `From`, lower-cased for matching; null when absent or unparsable. */
+    senderAddress: text('sender_address'),
+    senderName: text('sender_name'),
+    subject: text('subject'),
+    /** `Date` header; time of receipt when the header is missing or invalid. */
+    date: timestamp('date', { withTimezone: true }).notNull(),
+    dateFromHeader: boolean('date_from_header').notNull(),
+    text: text('text'),
+    html: text('html'),
+    /** Why the message could not be read; null when it parsed. */
+    parseError: text('parse_error'),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('message_fingerprint_idx').on(t.fingerprint),
+    index('message_sender_idx').on(t.senderAddress),
+    index('message_message_id_idx').on(t.messageIdHeader),
+  ],
+);
+
+export const attachment = pgTable(
+  'attachment',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: bigint('message_id', { mode: 'number' })
+      .notNull()
+      .references(() => message.id, { onDelete: 'cascade' }),
+    position: integer('position').notNull(),
+    /** Safe file name: no path part, no control characters. */
+    filename: text('filename').notNull(),
+    /** Declared type, or the sniffed one when the part said application/octet-stream. */
+    contentType: text('content_type').notNull(),
+    declaredContentType: text('declared_content_type').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: text('sha256')
+      .notNull()
+      .references(() => blob.sha256),
+    contentId: text('content_id'),
+    inline: boolean('inline').notNull().default(false),
+  },
+  (t) => [uniqueIndex('attachment_message_position_idx').on(t.messageId, t.position)],
+);
+
+/** Each delivery of a message (the first and every redelivery), with its typed source. */
+export const receipt = pgTable(
+  'receipt',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: bigint('message_id', { mode: 'number' })
+      .notNull()
+      .references(() => message.id, { onDelete: 'cascade' }),
+    sourceKind: text('source_kind').notNull(),
+    source: jsonb('source').notNull(),
+    duplicate: boolean('duplicate').notNull(),
+    rawSha256: text('raw_sha256').notNull(),
+    receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [index('receipt_message_idx').on(t.messageId)],
+);
+
+/** "Tätigkeit": the kind of task a message is imported as. */
+export const activityType = pgTable('activity_type', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+});
+
+/** Import settings per channel (reference: "Automatisches Einlesen"). */
+export const channelSetting = pgTable('channel_setting', {
+  channel: text('channel').$type<Channel>().primaryKey(),
+  activityTypeId: integer('activity_type_id')
+    .notNull()
+    .references(() => activityType.id),
+  autoImport: boolean('auto_import').notNull().default(true),
+  pollIntervalMinutes: integer('poll_interval_minutes').notNull().default(15),
+  autoComplete: boolean('auto_complete').notNull().default(false),
+});
+
+/** Addresses the SMTP receiver accepts in `RCPT TO`, each bound to a channel. Stored lower-cased. */
+export const inboundAddress = pgTable('inbound_address', {
+  address: text('address').primaryKey(),
+  channel: text('channel').$type<Channel>().notNull(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** "Mitarbeiter*in": a person, with or without a login. */
+export const staff = pgTable(
+  'staff',
+  {
+    id: serial('id').primaryKey(),
+    /** "Nachname, Vorname" */
+    name: text('name').notNull(),
+    email: text('email').notNull(),
+    active: boolean('active').notNull().default(true),
+    external: boolean('external').notNull().default(false),
+    login: text('login').unique(),
+    passwordHash: text('password_hash'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('staff_active_email_idx').on(sql`lower(${t.email})`).where(sql`${t.active}`)],
+);
+
+/** "E-Mail-Adressen verwalten": sender address (Von) → staff member (An). */
+export const senderMapping = pgTable(
+  'sender_mapping',
+  {
+    id: serial('id').primaryKey(),
+    /** Lower-cased sender address. */
+    fromAddress: text('from_address').notNull(),
+    toStaffId: integer('to_staff_id')
+      .notNull()
+      .references(() => staff.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [uniqueIndex('sender_mapping_from_to_idx').on(t.fromAddress, t.toStaffId)],
+);
+
+/** "Vorgang": one message as work, per channel it arrived on. */
+export const task = pgTable(
+  'task',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    messageId: bigint('message_id', { mode: 'number' })
+      .notNull()
+      .references(() => message.id),
+    channel: text('channel').$type<Channel>().notNull(),
+    activityTypeId: integer('activity_type_id')
+      .notNull()
+      .references(() => activityType.id),
+    status: text('status').$type<TaskStatus>().notNull(),
+    /** The message could not be parsed; it is stored raw. */
+    unreadable: boolean('unreadable').notNull().default(false),
+    assigneeId: integer('assignee_id').references(() => staff.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+  },
+  (t) => [
+    uniqueIndex('task_message_channel_idx').on(t.messageId, t.channel),
+    index('task_status_idx').on(t.status),
+  ],
+);
+
+/** Staff members who may claim a task (from the sender mapping at ingest time). */
+export const taskCandidate = pgTable(
+  'task_candidate',
+  {
+    taskId: bigint('task_id', { mode: 'number' })
+      .notNull()
+      .references(() => task.id, { onDelete: 'cascade' }),
+    staffId: integer('staff_id')
+      .notNull()
+      .references(() => staff.id),
+  },
+  (t) => [primaryKey({ columns: [t.taskId, t.staffId] }), index('task_candidate_staff_idx').on(t.staffId)],
+);
+
+/** Bearer tokens for the HTTP API; only the SHA-256 of the token is stored. */
+export const apiToken = pgTable('api_token', {
+  id: serial('id').primaryKey(),
+  name: text('name').notNull().unique(),
+  tokenSha256: text('token_sha256').notNull().unique(),
+  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -1,0 +1,13 @@
+import { EventEmitter } from 'node:events';
+import type { Channel } from './db/schema.js';
+
+/** Domain events emitted after the storage commit; pages, metrics and webhooks subscribe. */
+export interface EventMap {
+  'message.stored': [{ messageId: number; duplicate: boolean; taskIds: number[]; channels: Channel[] }];
+}
+
+export type Events = EventEmitter<EventMap>;
+
+export function createEvents(): Events {
+  return new EventEmitter<EventMap>();
+}

@@ -1,0 +1,101 @@
+import { mkdir } from 'node:fs/promises';
+import type { AddressInfo } from 'node:net';
+import type http from 'node:http';
+import { serve, type ServerType } from '@hono/node-server';
+import type { Logger } from 'pino';
+import { adminSocketPath, serveAdminSocket } from './cli/socket.js';
+import type { Config } from './config.js';
+import { createContext, type AppContext } from './context.js';
+import { openDatabase, type Database } from './db/client.js';
+import { createEvents } from './events.js';
+import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
+import { lockDataDir } from './lock.js';
+import { channelOfInboundAddress, ensureSeed } from './services/settings.js';
+import { createApp } from './web/app.js';
+
+export interface Gateway {
+  ctx: AppContext;
+  smtp: AddressInfo;
+  http: AddressInfo;
+  /** Stops accepting, finishes what is in flight, closes the database, releases the lock. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Opens the database (locking DATA_DIR on the embedded default), applies migrations and seeds,
+ * and starts the SMTP receiver, the HTTP server and the local admin socket.
+ * @throws DataDirLockedError when another gateway holds DATA_DIR; database errors as they come
+ */
+export async function openContext(config: Config, log: Logger, opts: { lock: boolean }) {
+  await mkdir(config.dataDir, { recursive: true });
+  const release = !config.DATABASE_URL && opts.lock ? await lockDataDir(config.dataDir, (err) => log.fatal({ err: err.message }, 'data-directory lock lost')) : null;
+  let database: Database | undefined;
+  try {
+    database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+    await database.migrate();
+    await ensureSeed(database.db);
+  } catch (err) {
+    await database?.close().catch(() => {});
+    await release?.();
+    throw err;
+  }
+  const ctx = createContext(config, database, createEvents(), log);
+  return {
+    ctx,
+    async close() {
+      await database.close();
+      await release?.();
+    },
+  };
+}
+
+export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
+  const opened = await openContext(config, log, { lock: true });
+  const { ctx } = opened;
+  let receiver: Receiver | undefined;
+  let httpServer: ServerType | undefined;
+  let socket: http.Server | undefined;
+  try {
+    receiver = createReceiver({
+      config,
+      spoolDir: ctx.spoolDir,
+      log: log.child({ component: 'smtp' }),
+      lookupRecipient: (address) => channelOfInboundAddress(ctx.db, address),
+      ingest: ctx.ingest,
+    });
+    const smtp = await receiver.listen(config.SMTP_PORT, config.SMTP_HOST);
+    const app = createApp(ctx);
+    const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
+      httpServer = serve({ fetch: app.fetch, port: config.HTTP_PORT, hostname: config.HTTP_HOST }, (info) => resolve(info));
+      httpServer.once('error', reject);
+    });
+    if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
+    log.info(
+      { smtp: `${smtp.address}:${smtp.port}`, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
+      'Posteingang gateway started',
+    );
+    return {
+      ctx,
+      smtp,
+      http: httpAddress,
+      async stop() {
+        log.info('stopping');
+        await Promise.all([
+          receiver!.close(),
+          new Promise<void>((r) => (httpServer ? httpServer.close(() => r()) : r())),
+          new Promise<void>((r) => (socket ? socket.close(() => r()) : r())),
+        ]);
+        await opened.close();
+        log.info('stopped');
+      },
+    };
+  } catch (err) {
+    await receiver?.close().catch(() => {});
+    httpServer?.close();
+    socket?.close();
+    await opened.close();
+    throw err;
+  }
+}
+
+export { adminSocketPath };

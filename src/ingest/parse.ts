@@ -1,0 +1,175 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { fileTypeFromBuffer } from 'file-type';
+import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
+import { safeFilename } from './filename.js';
+
+/** An attachment decoded to a spool file (removed by `discardParsed`). */
+export interface ParsedAttachment {
+  position: number;
+  filename: string;
+  contentType: string;
+  declaredContentType: string;
+  /** decoded size in bytes */
+  size: number;
+  sha256: string;
+  contentId: string | null;
+  inline: boolean;
+  file: string;
+}
+
+export interface ParsedMessage {
+  senderAddress: string | null;
+  senderName: string | null;
+  subject: string | null;
+  /** null when `Date` is missing or invalid */
+  date: Date | null;
+  messageIdHeader: string | null;
+  text: string | null;
+  html: string | null;
+  /** Top-level header fields as received: lower-case key and the whole (folded) line. */
+  headerLines: { key: string; line: string }[];
+  attachments: ParsedAttachment[];
+}
+
+/** The message could not be read as RFC 5322; it is still stored raw. */
+export class ParseError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ParseError';
+  }
+}
+
+const SNIFF_BYTES = 4100;
+const GENERIC_TYPES = new Set(['application/octet-stream', 'application/binary', 'application/x-download']);
+
+/** A header field name as RFC 5322 §2.2 allows it: printable US-ASCII except colon. */
+const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+:/;
+
+/**
+ * Parses a raw message with mailparser, streaming attachments to files under `spoolDir`.
+ * Text and HTML bodies are kept in memory; attachment bytes never are.
+ * RFC 5322 (fields), RFC 2045–2049 (MIME), RFC 2047/2231 (encoded words and parameters).
+ * @param input the raw bytes as a stream (read once)
+ * @returns the parsed fields; sender lower-cased; attachment names made safe; when a part says
+ *   `application/octet-stream`, its content type is sniffed from the first 4100 bytes
+ * @throws ParseError when the input has no header section or mailparser fails
+ */
+export async function parseMessage(input: Readable, spoolDir: string): Promise<ParsedMessage> {
+  await mkdir(spoolDir, { recursive: true });
+  const parser = new MailParser({ checksumAlgo: 'sha256', skipImageLinks: true, skipTextToHtml: true });
+  const attachments: ParsedAttachment[] = [];
+  let headerLines: { key: string; line: string }[] = [];
+  let text: string | null = null;
+  let html: string | null = null;
+  let firstChunk = true;
+  const pending: Promise<void>[] = [];
+
+  parser.on('headerLines', (lines: { key: string; line: string }[]) => {
+    headerLines = lines;
+  });
+  parser.on('data', (data: AttachmentStream | MessageText) => {
+    if (data.type === 'attachment') {
+      pending.push(storeAttachment(data, pending.length + 1, spoolDir, attachments));
+    } else {
+      text = data.text ?? null;
+      html = typeof data.html === 'string' ? data.html : null;
+    }
+  });
+
+  // A message must begin with a header field (RFC 5322 §2.1); anything else is not a message.
+  const guard = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (firstChunk) {
+        firstChunk = false;
+        const head = chunk.subarray(0, 1000).toString('latin1');
+        if (!FIELD_NAME.test(head)) return done(new ParseError('no header section: the data does not begin with a header field'));
+      }
+      done(null, chunk);
+    },
+  });
+
+  try {
+    await pipeline(input, guard, parser);
+    await Promise.all(pending);
+  } catch (err) {
+    await Promise.allSettled(pending);
+    await discardParsed({ attachments });
+    if (err instanceof ParseError) throw err;
+    throw new ParseError((err as Error).message || String(err));
+  }
+  if (firstChunk) throw new ParseError('empty message');
+
+  const parserFields = parser as unknown as {
+    from?: AddressObject;
+    subject?: string;
+    date?: Date;
+    messageId?: string;
+  };
+  const from = parserFields.from?.value?.[0];
+  const address = from?.address?.trim().toLowerCase() || null;
+  const date = parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) ? parserFields.date : null;
+  attachments.sort((a, b) => a.position - b.position);
+  return {
+    senderAddress: address,
+    senderName: from?.name?.trim() || null,
+    subject: typeof parserFields.subject === 'string' ? parserFields.subject : null,
+    date,
+    messageIdHeader: parserFields.messageId?.trim() || null,
+    text,
+    html,
+    headerLines,
+    attachments,
+  };
+}
+
+async function storeAttachment(
+  data: AttachmentStream,
+  position: number,
+  spoolDir: string,
+  out: ParsedAttachment[],
+): Promise<void> {
+  const file = path.join(spoolDir, `${randomUUID()}.part`);
+  let head = Buffer.alloc(0);
+  const sniff = new Transform({
+    transform(chunk: Buffer, _enc, done) {
+      if (head.length < SNIFF_BYTES) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
+      done(null, chunk);
+    },
+  });
+  try {
+    await pipeline(data.content, sniff, createWriteStream(file, { mode: 0o600 }));
+  } finally {
+    data.release?.();
+  }
+  const declaredHeader = data.headers?.get('content-type') as { value?: string } | string | undefined;
+  const declared =
+    (typeof declaredHeader === 'string' ? declaredHeader : declaredHeader?.value)?.toLowerCase() || 'application/octet-stream';
+  let contentType = declared;
+  let extension: string | undefined;
+  if (GENERIC_TYPES.has(declared)) {
+    const sniffed = await fileTypeFromBuffer(head);
+    contentType = sniffed?.mime ?? (GENERIC_TYPES.has(data.contentType) ? declared : data.contentType);
+    extension = sniffed?.ext;
+  }
+  out.push({
+    position,
+    filename: safeFilename(data.filename, position, extension),
+    contentType,
+    declaredContentType: declared,
+    size: data.size ?? 0,
+    sha256: data.checksum ?? '',
+    contentId: data.cid ?? null,
+    inline: data.contentDisposition === 'inline' || Boolean(data.related),
+    file,
+  });
+}
+
+/** Removes the attachment spool files of a parse result. */
+export async function discardParsed(parsed: Pick<ParsedMessage, 'attachments'>): Promise<void> {
+  await Promise.all(parsed.attachments.map((a) => rm(a.file, { force: true })));
+}

@@ -1,0 +1,21 @@
+import { and, eq, isNotNull } from 'drizzle-orm';
+import type { Tx } from '../db/client.js';
+import { senderMapping, staff } from '../db/schema.js';
+
+/**
+ * Staff members who are candidates for a message from `senderAddress`, by the sender mapping
+ * ("E-Mail-Adressen verwalten", domain.md item 5): every `An` of a mapping whose `Von` equals the
+ * sender (compared lower-case), limited to active staff with a login.
+ * @param senderAddress lower-cased address from `From`, or null
+ * @returns staff ids, ascending; empty → the task is unassigned
+ */
+export async function candidatesFor(tx: Tx, senderAddress: string | null): Promise<number[]> {
+  if (!senderAddress) return [];
+  const rows = await tx
+    .select({ id: staff.id })
+    .from(senderMapping)
+    .innerJoin(staff, eq(staff.id, senderMapping.toStaffId))
+    .where(and(eq(senderMapping.fromAddress, senderAddress.toLowerCase()), eq(staff.active, true), isNotNull(staff.login)))
+    .orderBy(staff.id);
+  return rows.map((r) => r.id);
+}

@@ -1,0 +1,21 @@
+/**
+ * Input that breaks a rule. `field` names the setting or argument, `message` says why in one
+ * sentence; shown to the admin or printed by the CLI as it is.
+ */
+export class ValidationError extends Error {
+  constructor(
+    readonly field: string,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'ValidationError';
+  }
+}
+
+/** A referenced record does not exist. */
+export class NotFoundError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'NotFoundError';
+  }
+}

@@ -1,0 +1,71 @@
+import type { Db } from '../db/client.js';
+import * as repo from '../db/repositories/staff.js';
+import { ValidationError } from './errors.js';
+import { normaliseAddress } from './validate.js';
+
+const LOGIN = /^[A-Za-z0-9][A-Za-z0-9._@\\-]{0,63}$/;
+
+export interface NewStaff {
+  /** "Nachname, Vorname" */
+  name: string;
+  email: string;
+  login?: string;
+  /** no login, no licence: present only so that the address can be mapped (domain.md item 4) */
+  external?: boolean;
+  inactive?: boolean;
+}
+
+/**
+ * Adds a staff record ("Mitarbeiter*in").
+ * Rules: a name; a valid e-mail, unique among active staff (case-insensitive); an external person
+ * has no login; a login is unique.
+ * @throws ValidationError naming the field and the rule
+ */
+export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> {
+  const name = input.name.trim();
+  if (!name) throw new ValidationError('name', 'a name is required ("Nachname, Vorname")');
+  const email = normaliseAddress(input.email, 'email');
+  const active = !input.inactive;
+  if (active) {
+    const other = await repo.findActiveStaffByEmail(db, email);
+    if (other) throw new ValidationError('email', `${email} already belongs to the active staff record "${other.name}"`);
+  }
+  let login: string | null = null;
+  if (input.login !== undefined) {
+    if (input.external) throw new ValidationError('login', 'an external person has no login (no licence)');
+    login = input.login.trim();
+    if (!LOGIN.test(login)) {
+      throw new ValidationError('login', `"${input.login}" is not a login name (letters, digits, . _ @ \\ -, at most 64)`);
+    }
+    if (await repo.findStaffByLogin(db, login)) throw new ValidationError('login', `the login "${login}" is taken`);
+  }
+  return repo.insertStaff(db, { name, email, active, external: Boolean(input.external), login });
+}
+
+export const listStaff = repo.listStaff;
+export const listMappings = repo.listMappings;
+
+/**
+ * Adds a sender mapping row, Von → An, under the reference's rules (domain.md item 5):
+ * `from` must be the e-mail of an active staff record (external people included, never a
+ * free-text address); `to` must be an active staff member with a login. One `from` may map to
+ * several people; each pair once.
+ * @param to the login of the staff member
+ * @throws ValidationError naming the rule that was broken
+ */
+export async function addMapping(db: Db, from: string, to: string): Promise<{ from: string; toStaffId: number }> {
+  const address = normaliseAddress(from, 'from');
+  if (!(await repo.findActiveStaffByEmail(db, address))) {
+    throw new ValidationError(
+      'from',
+      `${address} is not the e-mail address of an active staff record; add the sender first (staff add, with --external for people without a login)`,
+    );
+  }
+  const target = await repo.findStaffByLogin(db, to.trim());
+  if (!target) throw new ValidationError('to', `no staff member has the login "${to}"`);
+  if (!target.active) throw new ValidationError('to', `"${target.name}" is not active`);
+  if (!(await repo.insertMapping(db, address, target.id))) {
+    throw new ValidationError('to', `${address} is already mapped to "${target.name}"`);
+  }
+  return { from: address, toStaffId: target.id };
+}

@@ -1,0 +1,111 @@
+import { create as contentDisposition } from 'content-disposition';
+import { Hono, type Context } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import type { AppContext } from '../context.js';
+import { ping } from '../db/client.js';
+import { TASK_STATUSES, type TaskStatus } from '../db/schema.js';
+import { NotFoundError, ValidationError } from '../services/errors.js';
+import * as messages from '../services/messages.js';
+import { listTasks } from '../services/tasks.js';
+import { verifyToken } from '../services/tokens.js';
+import { parseChannel } from '../services/validate.js';
+
+function streamBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
+  const it = chunks[Symbol.asyncIterator]();
+  return new ReadableStream({
+    async pull(controller) {
+      const { value, done } = await it.next();
+      if (done) controller.close();
+      else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
+    },
+    async cancel() {
+      await it.return?.();
+    },
+  });
+}
+
+function intParam(c: Context, name: string): number {
+  const v = Number(c.req.param(name));
+  if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(name, `"${c.req.param(name)}" is not an id`);
+  return v;
+}
+
+function paging(c: Context) {
+  const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
+  const offset = Math.max(Number(c.req.query('offset') ?? 0) || 0, 0);
+  return { limit, offset };
+}
+
+/**
+ * The HTTP application (hono). Built from the context only, so tests create it with their own
+ * database and no port. `/healthz` is open and carries no data; everything under `/api/v1`
+ * needs an API token (`Authorization: Bearer …`, created with `posteingang token create`).
+ */
+export function createApp(ctx: AppContext): Hono {
+  const app = new Hono();
+  const { db } = ctx;
+
+  app.onError((err, c) => {
+    if (err instanceof NotFoundError) return c.json({ error: err.message }, 404);
+    if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field }, 400);
+    if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
+    ctx.log.error({ err: err.message, path: c.req.path }, 'request failed');
+    return c.json({ error: 'internal error' }, 500);
+  });
+
+  app.get('/healthz', async (c) => {
+    try {
+      await ping(db);
+      return c.json({ status: 'ok', database: ctx.database.kind });
+    } catch {
+      return c.json({ status: 'error', database: 'unreachable' }, 503);
+    }
+  });
+
+  const api = new Hono();
+  api.use('*', bearerAuth({ verifyToken: async (token) => (await verifyToken(db, token)) !== null }));
+
+  api.get('/messages', async (c) => c.json(await messages.listMessages(db, paging(c))));
+  api.get('/messages/:id', async (c) => c.json(await messages.showMessage(db, intParam(c, 'id'))));
+  api.get('/messages/:id/raw', async (c) => {
+    const id = intParam(c, 'id');
+    const raw = await messages.rawMessage(db, id);
+    return new Response(streamBody(raw.chunks), {
+      headers: {
+        'Content-Type': 'message/rfc822',
+        'Content-Length': String(raw.size),
+        'Content-Disposition': contentDisposition(`message-${id}.eml`),
+        'X-Content-Type-Options': 'nosniff',
+        ETag: `"${raw.sha256}"`,
+      },
+    });
+  });
+  api.get('/attachments/:id', async (c) => {
+    const { attachment, chunks } = await messages.attachmentContent(db, intParam(c, 'id'));
+    return new Response(streamBody(chunks), {
+      headers: {
+        'Content-Type': attachment.contentType,
+        'Content-Length': String(attachment.size),
+        'Content-Disposition': contentDisposition(attachment.filename),
+        'X-Content-Type-Options': 'nosniff',
+        'Content-Security-Policy': "sandbox; default-src 'none'",
+      },
+    });
+  });
+  api.get('/tasks', async (c) => {
+    const status = c.req.query('status');
+    if (status && !(TASK_STATUSES as readonly string[]).includes(status)) {
+      throw new ValidationError('status', `"${status}" is not a task status; use one of: ${TASK_STATUSES.join(', ')}`);
+    }
+    const channel = c.req.query('channel');
+    return c.json(
+      await listTasks(db, {
+        ...paging(c),
+        status: status as TaskStatus | undefined,
+        channel: channel ? parseChannel(channel) : undefined,
+      }),
+    );
+  });
+  app.route('/api/v1', api);
+  return app;
+}
