@@ -106,7 +106,10 @@ async function store(
 ): Promise<IngestResult> {
   const receivedAt = new Date();
   let duplicate = true;
-  let [existing] = await tx.select({ id: message.id, parseError: message.parseError }).from(message).where(eq(message.fingerprint, key));
+  let [existing] = await tx
+    .select({ id: message.id, parseError: message.parseError, senderAddress: message.senderAddress })
+    .from(message)
+    .where(eq(message.fingerprint, key));
   if (!existing) {
     duplicate = false;
     await putBlob(tx, raw);
@@ -128,7 +131,7 @@ async function store(
         receivedAt,
       })
       .onConflictDoNothing()
-      .returning({ id: message.id, parseError: message.parseError });
+      .returning({ id: message.id, parseError: message.parseError, senderAddress: message.senderAddress });
     // Another process stored the same message meanwhile: roll back and take the duplicate path.
     if (!inserted) throw new RaceLost();
     existing = inserted;
@@ -157,7 +160,6 @@ async function store(
   });
 
   const unreadable = existing.parseError !== null;
-  const [senderRow] = await tx.select({ sender: message.senderAddress }).from(message).where(eq(message.id, existing.id));
   const settings = await tx.select().from(channelSetting).where(inArray(channelSetting.channel, channels));
   const tasks: IngestedTask[] = [];
   for (const channel of channels) {
@@ -172,7 +174,7 @@ async function store(
     }
     const setting = settings.find((s) => s.channel === channel);
     if (!setting) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
-    const candidates = unreadable ? [] : await candidatesFor(tx, senderRow?.sender ?? null);
+    const candidates = unreadable ? [] : await candidatesFor(tx, existing.senderAddress);
     const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
     const [created] = await tx
       .insert(task)

@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -46,45 +46,57 @@ export class SizeLimitError extends Error {
   }
 }
 
+/** Messages up to this size (bytes) are kept in memory while they are ingested; larger ones go to a spool file. */
+export const MEMORY_SPOOL_BYTES = 256 * 1024;
+
 /**
- * Writes a stream to a new file under `dir` while hashing and counting it, so that the message is
- * never held in memory as a whole.
+ * Takes in a message stream while hashing and counting it, so that it is never held in memory
+ * twice: up to MEMORY_SPOOL_BYTES it stays in memory, beyond that it is written to a new file
+ * under `dir`.
  * @param maxBytes optional limit; past it the rest is drained and SizeLimitError is thrown
- * @returns a RawMessage owning the spool file (call `discard()` when done)
+ * @returns a RawMessage (call `discard()` when done to remove its spool file)
  */
 export async function spool(stream: Readable, dir: string, maxBytes?: number): Promise<RawMessage> {
-  await mkdir(dir, { recursive: true });
-  const file = path.join(dir, `${randomUUID()}.eml`);
   const hash = createHash('sha256');
   let size = 0;
   let exceeded = false;
-  const out = createWriteStream(file, { mode: 0o600 });
+  let memory: Buffer[] | null = [];
+  let file: string | null = null;
+  let out: WriteStream | null = null;
+  const write = (chunk: Buffer) =>
+    new Promise<void>((resolve, reject) => out!.write(chunk, (err) => (err ? reject(err) : resolve())));
   try {
-    await pipeline(
-      stream,
-      async function* (source: AsyncIterable<Buffer>) {
-        for await (const chunk of source) {
-          size += chunk.length;
-          if (maxBytes !== undefined && size > maxBytes) exceeded = true;
-          if (exceeded) continue; // keep draining so the client can be answered
-          hash.update(chunk);
-          yield chunk;
-        }
-      },
-      out,
-    );
+    for await (const chunk of stream as AsyncIterable<Buffer>) {
+      size += chunk.length;
+      if (maxBytes !== undefined && size > maxBytes) exceeded = true;
+      if (exceeded) continue; // keep draining so that the client can be answered
+      hash.update(chunk);
+      if (memory && size <= MEMORY_SPOOL_BYTES) {
+        memory.push(chunk);
+        continue;
+      }
+      if (!out) {
+        await mkdir(dir, { recursive: true });
+        file = path.join(dir, `${randomUUID()}.eml`);
+        out = createWriteStream(file, { mode: 0o600 });
+        for (const m of memory ?? []) await write(m);
+        memory = null;
+      }
+      await write(chunk);
+    }
+    if (out) await new Promise<void>((resolve, reject) => out!.end((err?: Error | null) => (err ? reject(err) : resolve())));
   } catch (err) {
-    await rm(file, { force: true });
+    out?.destroy();
+    if (file) await rm(file, { force: true });
     throw err;
   }
   if (exceeded) {
-    await rm(file, { force: true });
+    out?.destroy();
+    if (file) await rm(file, { force: true });
     throw new SizeLimitError(maxBytes!);
   }
-  return {
-    size,
-    sha256: hash.digest('hex'),
-    open: () => createReadStream(file),
-    discard: () => rm(file, { force: true }),
-  };
+  const sha256 = hash.digest('hex');
+  if (!file) return rawFromBuffer(Buffer.concat(memory ?? [], size));
+  const spoolFile = file;
+  return { size, sha256, open: () => createReadStream(spoolFile), discard: () => rm(spoolFile, { force: true }) };
 }
