@@ -75,13 +75,15 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     const fileVar = `${key}_FILE`;
     const direct = env[key];
     const file = env[fileVar];
-    if (direct !== undefined && direct !== '') values[key] = direct;
+    // empty or blank counts as unset (a blank SMTP_PORT would otherwise coerce to 0, "any port")
+    if (direct !== undefined && direct.trim() !== '') values[key] = direct;
     else if (file) {
       try {
         values[key] = readFileSync(file, 'utf8').trim();
       } catch (err) {
         throw new ConfigError(fileVar, `cannot be read: ${(err as Error).message}`);
       }
+      if (values[key] === '') throw new ConfigError(fileVar, `names an empty file (${file})`);
     }
   }
   const result = schema.safeParse(values);

@@ -19,10 +19,13 @@ export function safeFilename(declared: string | undefined, position: number, fal
   name = name.trim().replace(/^\.+/, '').trim();
   if (!name) return `attachment-${position}${fallbackExtension ? `.${fallbackExtension}` : ''}`;
   if (Buffer.byteLength(name) > MAX_BYTES) {
-    const ext = path.extname(name).slice(0, 20);
-    let stem = name.slice(0, name.length - ext.length);
-    while (Buffer.byteLength(stem + ext) > MAX_BYTES) stem = [...stem].slice(0, -1).join('');
-    name = stem + ext;
+    // By code points, so that a surrogate pair is never cut in half; a code point is at least one
+    // byte, so at most MAX_BYTES of them can stay (keeps this linear for a huge declared name).
+    const chars = [...name];
+    const ext = [...path.extname(name)].slice(0, 20).join('');
+    const stem = chars.slice(0, Math.min(chars.length - [...ext].length, MAX_BYTES));
+    while (stem.length > 0 && Buffer.byteLength(stem.join('') + ext) > MAX_BYTES) stem.pop();
+    name = stem.join('') + ext;
   }
   return name;
 }

@@ -69,7 +69,9 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
       try {
         result = await deps.db.transaction((tx) => store(tx, raw, source, channels, key, parsed, parseError));
       } catch (err) {
-        if (!(err instanceof RaceLost) || attempt > 0) throw err;
+        // Each lost race means another delivery committed one of the rows this one needs (the
+        // message, or the task of one channel), so the next attempt sees it: at most 1 + channels.
+        if (!(err instanceof RaceLost) || attempt > channels.length) throw err;
       }
     }
     deps.log?.info(

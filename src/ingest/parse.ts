@@ -112,12 +112,18 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   };
   const from = parserFields.from?.value?.[0];
   const address = from?.address?.trim().toLowerCase() || null;
-  const date = parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) ? parserFields.date : null;
+  // mailparser substitutes the current time for a Date it cannot parse: check the header itself
+  const dateLine = headerLines.find((h) => h.key === 'date');
+  const dateHeaderValid =
+    dateLine !== undefined && !Number.isNaN(Date.parse(dateLine.line.slice(dateLine.line.indexOf(':') + 1).replace(/\s+/g, ' ').trim()));
+  const date =
+    dateHeaderValid && parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) ? parserFields.date : null;
   attachments.sort((a, b) => a.position - b.position);
   return {
     senderAddress: address,
     senderName: from?.name?.trim() || null,
-    subject: typeof parserFields.subject === 'string' ? parserFields.subject : null,
+    // mailparser drops an empty Subject; a Subject field that is present but empty is ''
+    subject: typeof parserFields.subject === 'string' ? parserFields.subject : headerLines.some((h) => h.key === 'subject') ? '' : null,
     date,
     messageIdHeader: parserFields.messageId?.trim() || null,
     text,
