@@ -43,7 +43,13 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .showHelpAfterError();
 
   program.command('serve').description('run the gateway (SMTP receiver, HTTP); configured by environment variables');
-  program.command('migrate').description('apply database migrations and exit');
+  program
+    .command('migrate')
+    .description('apply database migrations and exit')
+    .action(async () => {
+      await getContext(); // opening the database applies the migrations and the seed
+      io.out('database migrated\n');
+    });
 
   const address = program.command('address').description('inbound addresses accepted by the SMTP receiver');
   address
