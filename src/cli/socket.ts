@@ -1,11 +1,26 @@
+import { createHash } from 'node:crypto';
 import { chmod, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import http from 'node:http';
 import path from 'node:path';
 import type { AppContext } from '../context.js';
+import { LOCK_STALE_MS } from '../lock.js';
 import { LOCAL_ONLY, runCommand } from './commands.js';
 
-/** Path of the running gateway's local admin socket (mode 0600, so only its own user reaches it). */
-export const adminSocketPath = (dataDir: string) => path.join(dataDir, 'admin.sock');
+/** Unix socket paths are limited to 108 bytes (sun_path); leave room for the terminating NUL. */
+const MAX_SOCKET_PATH = 100;
+
+/**
+ * Path of the running gateway's local admin socket (mode 0600, so only its own user reaches it):
+ * `<dataDir>/admin.sock`, or, when that path is too long for a Unix socket, a name in the
+ * system's temporary directory derived from the data directory's SHA-256.
+ */
+export function adminSocketPath(dataDir: string): string {
+  const inDataDir = path.join(dataDir, 'admin.sock');
+  if (Buffer.byteLength(inDataDir) <= MAX_SOCKET_PATH) return inDataDir;
+  const digest = createHash('sha256').update(path.resolve(dataDir)).digest('hex').slice(0, 24);
+  return path.join(tmpdir(), `posteingang-${digest}.sock`);
+}
 
 interface Reply {
   exitCode: number;
@@ -82,7 +97,16 @@ export function forwardCommand(dataDir: string, argv: string[], cwd: string): Pr
         }
       });
     });
-    req.on('error', reject);
+    req.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ECONNREFUSED' || err.code === 'ENOENT') {
+        reject(
+          new Error(
+            `${dataDir} is locked by a gateway that does not answer (it may have stopped a moment ago; ` +
+              `its lock is taken over after ${LOCK_STALE_MS / 1000} s). Try again shortly.`,
+          ),
+        );
+      } else reject(err);
+    });
     req.end(JSON.stringify({ argv, cwd }));
   });
 }

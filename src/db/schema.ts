@@ -156,11 +156,15 @@ export const staff = pgTable(
     email: text('email').notNull(),
     active: boolean('active').notNull().default(true),
     external: boolean('external').notNull().default(false),
-    login: text('login').unique(),
+    /** Unique case-insensitively: domain logins (`AGENCY\\sweiss`) are not case-sensitive. */
+    login: text('login'),
     passwordHash: text('password_hash'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
-  (t) => [uniqueIndex('staff_active_email_idx').on(sql`lower(${t.email})`).where(sql`${t.active}`)],
+  (t) => [
+    uniqueIndex('staff_active_email_idx').on(sql`lower(${t.email})`).where(sql`${t.active}`),
+    uniqueIndex('staff_login_idx').on(sql`lower(${t.login})`),
+  ],
 );
 
 /** "E-Mail-Adressen verwalten": sender address (Von) → staff member (An). */

@@ -17,7 +17,7 @@ export async function findActiveStaffByEmail(db: Db, email: string): Promise<Sta
 }
 
 export async function findStaffByLogin(db: Db, login: string): Promise<StaffRow | null> {
-  const [row] = await db.select().from(staff).where(eq(staff.login, login));
+  const [row] = await db.select().from(staff).where(sql`lower(${staff.login}) = ${login.toLowerCase()}`);
   return row ?? null;
 }
 
