@@ -6,11 +6,10 @@ import { z } from 'zod';
 /** Loopback plus the RFC 1918 private ranges (and IPv6 loopback / unique local). */
 export const DEFAULT_ALLOWED_NETWORKS = '127.0.0.0/8,::1/128,10.0.0.0/8,172.16.0.0/12,192.168.0.0/16,fc00::/7';
 
-const port = z.coerce
-  .number({ message: 'must be a number' })
-  .int('must be a whole number')
-  .min(0, 'must be between 0 and 65535')
-  .max(65535, 'must be between 0 and 65535');
+/** A whole decimal number written as digits only (no `0x50`, `1e3` or blanks). */
+const decimal = (message: string) => z.string().trim().regex(/^\d+$/, message).transform(Number);
+
+const port = decimal('must be a whole number').pipe(z.number().max(65535, 'must be between 0 and 65535'));
 
 const cidrList = z.string().default(DEFAULT_ALLOWED_NETWORKS).transform((value, ctx) => {
   const ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
@@ -40,10 +39,8 @@ const schema = z.object({
   HTTP_HOST: z.string().min(1, 'must not be empty').default('0.0.0.0'),
   HTTP_PORT: port.default(8080),
   SMTP_ALLOWED_NETWORKS: cidrList,
-  SMTP_MAX_MESSAGE_BYTES: z.coerce
-    .number({ message: 'must be a number of bytes' })
-    .int('must be a whole number of bytes')
-    .min(1024, 'must be at least 1024 bytes')
+  SMTP_MAX_MESSAGE_BYTES: decimal('must be a whole number of bytes')
+    .pipe(z.number().min(1024, 'must be at least 1024 bytes'))
     .default(50 * 1024 * 1024),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });

@@ -15,7 +15,9 @@ export function safeFilename(declared: string | undefined, position: number, fal
   let name = (declared ?? '').normalize('NFC');
   name = name.split(/[\\/]/).pop() ?? '';
   // eslint-disable-next-line no-control-regex
-  name = name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '').replace(/[<>:"|?*]/g, '_');
+  // C0/C1 controls and the Unicode format characters used to disguise names (bidi overrides such
+  // as U+202E turn "gpj.exe" around; zero-width characters hide parts)
+  name = name.replace(/[\u0000-\u001f\u007f-\u009f\u200b-\u200f\u202a-\u202e\u2066-\u2069\ufeff]/g, '').replace(/[<>:"|?*]/g, '_');
   name = name.trim().replace(/^\.+/, '').trim();
   if (!name) return `attachment-${position}${fallbackExtension ? `.${fallbackExtension}` : ''}`;
   if (Buffer.byteLength(name) > MAX_BYTES) {
@@ -27,5 +29,7 @@ export function safeFilename(declared: string | undefined, position: number, fal
     while (stem.length > 0 && Buffer.byteLength(stem.join('') + ext) > MAX_BYTES) stem.pop();
     name = stem.join('') + ext;
   }
-  return name;
+  // Windows forbids names that end in a dot or a space
+  name = name.replace(/[. ]+$/, '');
+  return name || `attachment-${position}${fallbackExtension ? `.${fallbackExtension}` : ''}`;
 }

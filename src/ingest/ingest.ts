@@ -36,7 +36,11 @@ export interface IngestResult {
   tasks: IngestedTask[];
 }
 
-class RaceLost extends Error {}
+class RaceLost extends Error {
+  constructor() {
+    super('another delivery of the same message was committed concurrently; retrying');
+  }
+}
 
 /**
  * The one write path for messages (architecture.md): stores the raw bytes as received, parses

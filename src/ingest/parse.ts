@@ -86,7 +86,15 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     transform(chunk: Buffer, _enc, done) {
       if (firstChunk) {
         firstChunk = false;
-        const head = chunk.subarray(0, 1000).toString('latin1');
+        let head = chunk.subarray(0, 1000).toString('latin1');
+        // A file saved from an mbox starts with its "From " separator line (RFC 4155): skip that line.
+        if (head.startsWith('From ')) {
+          const eol = chunk.indexOf(0x0a);
+          if (eol >= 0) {
+            chunk = chunk.subarray(eol + 1);
+            head = chunk.subarray(0, 1000).toString('latin1');
+          }
+        }
         if (!FIELD_NAME.test(head)) return done(new ParseError('no header section: the data does not begin with a header field'));
       }
       done(null, chunk);
@@ -159,7 +167,8 @@ async function storeAttachment(
   let extension: string | undefined;
   if (GENERIC_TYPES.has(declared)) {
     const sniffed = await fileTypeFromBuffer(head);
-    contentType = sniffed?.mime ?? (GENERIC_TYPES.has(data.contentType) ? declared : data.contentType);
+    // Only the bytes decide; a type guessed from the sender's file name (mailparser does that) is not trusted.
+    contentType = sniffed?.mime ?? declared;
     extension = sniffed?.ext;
   }
   out.push({
