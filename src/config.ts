@@ -11,6 +11,16 @@ const decimal = (message: string) => z.string().trim().regex(/^\d+$/, message).t
 
 const port = decimal('must be a whole number').pipe(z.number().max(65535, 'must be between 0 and 65535'));
 
+const flag = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .refine((v) => ['true', 'false', 'yes', 'no', '1', '0', 'on', 'off'].includes(v), 'must be true or false')
+  .transform((v) => ['true', 'yes', '1', 'on'].includes(v));
+
+const count = (min: number) =>
+  decimal('must be a whole number').pipe(z.number().min(min, `must be at least ${min}`));
+
 const cidrList = z.string().default(DEFAULT_ALLOWED_NETWORKS).transform((value, ctx) => {
   const ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
   for (const part of value.split(',').map((s) => s.trim()).filter(Boolean)) {
@@ -42,6 +52,27 @@ const schema = z.object({
   SMTP_MAX_MESSAGE_BYTES: decimal('must be a whole number of bytes')
     .pipe(z.number().min(1024, 'must be at least 1024 bytes'))
     .default(50 * 1024 * 1024),
+  /** PEM certificate chain and key for STARTTLS and the implicit-TLS port (usually given as *_FILE paths). */
+  SMTP_TLS_CERT: z.string().includes('-----BEGIN', { message: 'must be a PEM certificate (-----BEGIN CERTIFICATE-----)' }).optional(),
+  SMTP_TLS_KEY: z.string().includes('-----BEGIN', { message: 'must be a PEM private key (-----BEGIN … PRIVATE KEY-----)' }).optional(),
+  /** Without a certificate, generate a self-signed one into DATA_DIR/tls (so STARTTLS is offered). */
+  SMTP_TLS_SELF_SIGNED: flag.default(true),
+  /** Optional implicit-TLS listener (the "port 465" style, RFC 8314). */
+  SMTP_TLS_PORT: port.optional(),
+  /** Admit TLS 1.0/1.1 clients (old scanners): lowers Node's minVersion and OpenSSL's security level. */
+  SMTP_TLS_LEGACY: flag.default(false),
+  /** SMTP AUTH for device accounts: off, optional (default) or required. */
+  SMTP_AUTH: z.enum(['off', 'optional', 'required'], { message: 'must be off, optional or required' }).default('optional'),
+  /** Allow AUTH PLAIN/LOGIN without TLS (only clients in SMTP_ALLOWED_NETWORKS can connect at all). */
+  SMTP_AUTH_ALLOW_CLEARTEXT: flag.default(false),
+  SMTP_MAX_CONNECTIONS: count(1).default(100),
+  SMTP_MAX_CONNECTIONS_PER_IP: count(1).default(20),
+  /** RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients; lower only on purpose. */
+  SMTP_MAX_RECIPIENTS: count(1).default(100),
+  /** Idle time allowed between commands, seconds (RFC 5321 §4.5.3.2.7: at least 5 minutes). */
+  SMTP_COMMAND_TIMEOUT_SECONDS: count(1).default(300),
+  /** Idle time allowed inside DATA before answering 451, seconds (RFC 5321 §4.5.3.2.6: 3 minutes). */
+  SMTP_DATA_TIMEOUT_SECONDS: count(1).default(180),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
@@ -82,6 +113,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       }
       if (values[key] === '') throw new ConfigError(fileVar, `names an empty file (${file})`);
     }
+  }
+  if (Boolean(values.SMTP_TLS_CERT) !== Boolean(values.SMTP_TLS_KEY)) {
+    throw new ConfigError(values.SMTP_TLS_CERT ? 'SMTP_TLS_KEY_FILE' : 'SMTP_TLS_CERT_FILE', 'is missing: a certificate and its key go together');
   }
   const result = schema.safeParse(values);
   if (!result.success) {

@@ -4,6 +4,7 @@ import type { AppContext } from '../context.js';
 import { CHANNELS, TASK_STATUSES, type TaskStatus } from '../db/schema.js';
 import { rawFromFile } from '../ingest/raw.js';
 import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '../services/addresses.js';
+import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../services/devices.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listChannelSettings, setAutoComplete } from '../services/settings.js';
@@ -19,6 +20,15 @@ export interface CliIo {
   err(text: string): void;
   /** Directory relative file arguments are resolved against. */
   cwd: string;
+  /** Standard input as text (for `--password-stdin`). */
+  readStdin(): Promise<string>;
+}
+
+/** The first line of standard input, for a password given with `--password-stdin`. */
+async function passwordFromStdin(io: CliIo): Promise<string> {
+  const password = (await io.readStdin()).split(/\r?\n/)[0] ?? '';
+  if (!password) throw new ValidationError('password', 'expected the password on standard input (--password-stdin)');
+  return password;
 }
 
 /** Commands that cannot run inside the gateway process (they start or migrate it). */
@@ -228,6 +238,35 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
           ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'candidates', 'assignee', 'flags'],
         ),
       );
+    });
+
+  const device = program.command('device').description('device accounts for SMTP AUTH (scanners)');
+  device
+    .command('add <name>')
+    .requiredOption('--password-stdin', 'read the password from standard input')
+    .action(async (name: string) => {
+      await addDevice((await getContext()).db, name, await passwordFromStdin(io));
+      io.out(`added device ${name}\n`);
+    });
+  device
+    .command('passwd <name>')
+    .requiredOption('--password-stdin', 'read the new password from standard input')
+    .action(async (name: string) => {
+      await setDevicePassword((await getContext()).db, name, await passwordFromStdin(io));
+      io.out(`password of ${name} changed\n`);
+    });
+  for (const [cmd, active] of [['enable', true], ['disable', false]] as const) {
+    device.command(`${cmd} <name>`).action(async (name: string) => {
+      await setDeviceActive((await getContext()).db, name, active);
+      io.out(`device ${name} ${cmd}d\n`);
+    });
+  }
+  device
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listDevices((await getContext()).db);
+      o.json ? json(io, rows) : io.out(table(rows, ['name', 'active', 'createdAt', 'lastAuthAt']));
     });
 
   const token = program.command('token').description('API tokens for /api/v1');

@@ -5,6 +5,13 @@ import { createLogger } from '../log.js';
 import { runCommand } from './commands.js';
 import { forwardCommand } from './socket.js';
 
+async function readStdin(): Promise<string> {
+  if (process.stdin.isTTY) process.stderr.write('Password: ');
+  const parts: Buffer[] = [];
+  for await (const chunk of process.stdin) parts.push(chunk as Buffer);
+  return Buffer.concat(parts).toString('utf8');
+}
+
 /**
  * Entry point of `posteingang`. `serve` runs the gateway; every other command runs against the
  * database directly, or, when a gateway holds the embedded database, through its admin socket.
@@ -20,7 +27,12 @@ async function main(argv: string[]): Promise<number> {
     }
     throw err;
   }
-  const io = { out: (c: string | Buffer) => void process.stdout.write(c), err: (t: string) => void process.stderr.write(t), cwd: process.cwd() };
+  const io = {
+    out: (c: string | Buffer) => void process.stdout.write(c),
+    err: (t: string) => void process.stderr.write(t),
+    cwd: process.cwd(),
+    readStdin,
+  };
   const command = argv[0];
 
   if (command === 'serve') {
@@ -62,7 +74,7 @@ async function main(argv: string[]): Promise<number> {
       release = await lockDataDir(config.dataDir);
     } catch (err) {
       if (!(err instanceof DataDirLockedError)) throw err;
-      return forwardCommand(config.dataDir, argv, process.cwd());
+      return forwardCommand(config.dataDir, argv, process.cwd(), argv.includes('--password-stdin') ? await readStdin() : undefined);
     }
     await release();
   }

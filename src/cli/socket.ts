@@ -31,7 +31,7 @@ interface Reply {
 /**
  * Serves CLI commands inside the running gateway over a Unix socket in DATA_DIR, so that the
  * CLI works while the gateway holds the embedded database (PGlite admits one process).
- * POST /cli with `{argv, cwd}` → `{exitCode, stdout (base64), stderr}`.
+ * POST /cli with `{argv, cwd, stdin?}` → `{exitCode, stdout (base64), stderr}`.
  */
 export async function serveAdminSocket(ctx: AppContext): Promise<http.Server> {
   const file = adminSocketPath(ctx.config.dataDir);
@@ -48,14 +48,14 @@ export async function serveAdminSocket(ctx: AppContext): Promise<http.Server> {
       let stderr = '';
       let exitCode: number;
       try {
-        const { argv, cwd } = JSON.parse(Buffer.concat(parts).toString('utf8')) as { argv: string[]; cwd: string };
+        const { argv, cwd, stdin } = JSON.parse(Buffer.concat(parts).toString('utf8')) as { argv: string[]; cwd: string; stdin?: string };
         if (LOCAL_ONLY.has(argv[0] ?? '')) {
           stderr = argv[0] === 'serve' ? `a gateway is already running on ${ctx.config.dataDir}\n` : 'the running gateway has applied the migrations\n';
           exitCode = argv[0] === 'serve' ? 1 : 0;
         } else {
           exitCode = await runCommand(
             argv,
-            { out: (c) => out.push(Buffer.from(c)), err: (t) => (stderr += t), cwd },
+            { out: (c) => out.push(Buffer.from(c)), err: (t) => (stderr += t), cwd, readStdin: async () => stdin ?? '' },
             async () => ctx,
           );
         }
@@ -81,7 +81,7 @@ export async function serveAdminSocket(ctx: AppContext): Promise<http.Server> {
  * @returns the exit code, after writing its output to this process's stdout/stderr
  * @throws the socket error when no gateway answers
  */
-export function forwardCommand(dataDir: string, argv: string[], cwd: string): Promise<number> {
+export function forwardCommand(dataDir: string, argv: string[], cwd: string, stdin?: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request({ socketPath: adminSocketPath(dataDir), path: '/cli', method: 'POST' }, (res) => {
       const parts: Buffer[] = [];
@@ -107,6 +107,6 @@ export function forwardCommand(dataDir: string, argv: string[], cwd: string): Pr
         );
       } else reject(err);
     });
-    req.end(JSON.stringify({ argv, cwd }));
+    req.end(JSON.stringify({ argv, cwd, stdin }));
   });
 }

@@ -228,3 +228,18 @@ export const apiToken = pgTable('api_token', {
   tokenSha256: text('token_sha256').notNull().unique(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
+
+/** SMTP AUTH accounts for scanners and other devices (RFC 4954); only an argon2id hash of the password is kept. */
+export const deviceAccount = pgTable(
+  'device_account',
+  {
+    id: serial('id').primaryKey(),
+    /** The AUTH user name; unique case-insensitively. */
+    name: text('name').notNull(),
+    passwordHash: text('password_hash').notNull(),
+    active: boolean('active').notNull().default(true),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastAuthAt: timestamp('last_auth_at', { withTimezone: true }),
+  },
+  (t) => [uniqueIndex('device_account_name_idx').on(sql`lower(${t.name})`)],
+);
