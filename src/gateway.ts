@@ -9,6 +9,8 @@ import { createContext, type AppContext } from './context.js';
 import { openDatabase, type Database } from './db/client.js';
 import { createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
+import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
+import { authenticateDevice } from './services/devices.js';
 import { lockDataDir } from './lock.js';
 import { channelOfInboundAddress, ensureSeed } from './services/settings.js';
 import { createApp } from './web/app.js';
@@ -16,6 +18,9 @@ import { createApp } from './web/app.js';
 export interface Gateway {
   ctx: AppContext;
   smtp: AddressInfo;
+  /** The implicit-TLS listener, when SMTP_TLS_PORT is set. */
+  smtpTls: AddressInfo | null;
+  tls: TlsMaterial | null;
   http: AddressInfo;
   /** Stops accepting, finishes what is in flight, closes the database, releases the lock. */
   stop(): Promise<void>;
@@ -56,14 +61,23 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let httpServer: ServerType | undefined;
   let socket: http.Server | undefined;
   try {
+    const tls = await loadTlsMaterial(config);
+    if (tls) {
+      log.info({ fingerprint256: tls.fingerprint256, subject: tls.subject, validTo: tls.validTo, selfSigned: tls.selfSigned }, 'SMTP TLS certificate');
+    } else {
+      log.warn('SMTP TLS is off: no certificate configured and SMTP_TLS_SELF_SIGNED=false');
+    }
     receiver = createReceiver({
       config,
+      tls,
       spoolDir: ctx.spoolDir,
       log: log.child({ component: 'smtp' }),
       lookupRecipient: (address) => channelOfInboundAddress(ctx.db, address),
+      authenticate: (user, password) => authenticateDevice(ctx.db, user, password),
       ingest: ctx.ingest,
     });
     const smtp = await receiver.listen(config.SMTP_PORT, config.SMTP_HOST);
+    const smtpTls = config.SMTP_TLS_PORT !== undefined ? await receiver.listenTls(config.SMTP_TLS_PORT, config.SMTP_HOST) : null;
     const app = createApp(ctx);
     const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
       httpServer = serve({ fetch: app.fetch, port: config.HTTP_PORT, hostname: config.HTTP_HOST }, (info) => resolve(info));
@@ -71,12 +85,14 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     });
     if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
     log.info(
-      { smtp: `${smtp.address}:${smtp.port}`, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
+      { smtp: `${smtp.address}:${smtp.port}`, smtpTls: smtpTls ? `${smtpTls.address}:${smtpTls.port}` : undefined, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
       'Posteingang gateway started',
     );
     return {
       ctx,
       smtp,
+      smtpTls,
+      tls,
       http: httpAddress,
       async stop() {
         log.info('stopping');

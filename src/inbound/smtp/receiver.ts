@@ -1,26 +1,50 @@
 import { hostname } from 'node:os';
 import type { AddressInfo } from 'node:net';
+import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { SMTPServer, type SMTPServerDataStream, type SMTPServerSession } from 'smtp-server';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { addressInNetworks, type Config } from '../../config.js';
 import type { Channel } from '../../db/schema.js';
 import type { IngestResult } from '../../ingest/ingest.js';
 import { spool, SizeLimitError, type RawMessage } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
+import { installLenientHelo } from './lenient-helo.js';
 import { channelForRecipient } from './recipients.js';
+import { tlsPolicy, type TlsMaterial } from './tls.js';
+
+export type ReceiverConfig = Pick<
+  Config,
+  | 'SMTP_ALLOWED_NETWORKS'
+  | 'SMTP_MAX_MESSAGE_BYTES'
+  | 'SMTP_TLS_LEGACY'
+  | 'SMTP_AUTH'
+  | 'SMTP_AUTH_ALLOW_CLEARTEXT'
+  | 'SMTP_MAX_CONNECTIONS'
+  | 'SMTP_MAX_CONNECTIONS_PER_IP'
+  | 'SMTP_MAX_RECIPIENTS'
+  | 'SMTP_COMMAND_TIMEOUT_SECONDS'
+  | 'SMTP_DATA_TIMEOUT_SECONDS'
+>;
 
 export interface ReceiverDeps {
-  config: Pick<Config, 'SMTP_ALLOWED_NETWORKS' | 'SMTP_MAX_MESSAGE_BYTES'>;
+  config: ReceiverConfig;
+  /** Certificate for STARTTLS and the implicit-TLS port; null → no TLS offered. */
+  tls: TlsMaterial | null;
   spoolDir: string;
   log: Logger;
   /** Channel bound to a lower-cased inbound address, or null. */
   lookupRecipient(address: string): Promise<Channel | null>;
+  /** Checks device credentials; resolves to the device name, or null when they are wrong. */
+  authenticate(user: string, password: string): Promise<string | null>;
   /** The ingest pipeline; resolves after the commit. */
   ingest(raw: RawMessage, source: SmtpSource): Promise<IngestResult>;
 }
 
 export interface Receiver {
+  /** Starts the plain listener (STARTTLS when TLS is available). */
   listen(port: number, host: string): Promise<AddressInfo>;
+  /** Starts the implicit-TLS listener (RFC 8314 "submissions" style). @throws when no TLS material */
+  listenTls(port: number, host: string): Promise<AddressInfo>;
   close(): Promise<void>;
 }
 
@@ -29,32 +53,103 @@ function reply(code: number, text: string): ReplyError {
   return Object.assign(new Error(text), { responseCode: code });
 }
 
+const TEMPORARY = '4.3.0 Temporary failure, please try again later';
+
 /**
  * The SMTP receiver (RFC 5321) that scanners deliver to. Thin: it translates between the wire
- * and the core. Accepts clients from `SMTP_ALLOWED_NETWORKS` only (`554` at connect), recipients
- * that are configured inbound addresses only (`550 5.1.1`), advertises SIZE and answers `552`
- * past it, and answers `250` only after `ingest()` committed (`451 4.3.0` when it could not).
- * No reverse-DNS lookup is made.
+ * and the core, and keeps the gateway safe:
+ * - clients only from `SMTP_ALLOWED_NETWORKS` (`554` at connect), at most
+ *   `SMTP_MAX_CONNECTIONS` overall and `SMTP_MAX_CONNECTIONS_PER_IP` per address (`421`);
+ * - recipients only the configured inbound addresses (`550 5.1.1`), at most
+ *   `SMTP_MAX_RECIPIENTS` (`452 4.5.3`); never an open relay;
+ * - SIZE advertised, `552` past it; idle limits for commands (`421`) and inside DATA (`451`,
+ *   naming bare line feeds when the client sent them: only CRLF.CRLF ends DATA, RFC 5321 §4.1.1.4);
+ * - STARTTLS and an implicit-TLS port with TLS 1.2+ (1.0/1.1 only with SMTP_TLS_LEGACY);
+ * - AUTH PLAIN/LOGIN for device accounts (RFC 4954), refused without TLS (`538`) unless
+ *   SMTP_AUTH_ALLOW_CLEARTEXT; required when SMTP_AUTH=required (`530`);
+ * - sloppy but harmless device dialogues accepted: HELO without a name, `MAIL FROM:<dev.@x>`;
+ * - `250` only after `ingest()` committed (`451 4.3.0` when it could not); a connection that
+ *   drops during DATA stores nothing. No reverse-DNS lookups.
  */
 export function createReceiver(deps: ReceiverDeps): Receiver {
-  const { log } = deps;
-  const maxBytes = deps.config.SMTP_MAX_MESSAGE_BYTES;
-  const server = new SMTPServer({
+  installLenientHelo();
+  const { log, config } = deps;
+  const maxBytes = config.SMTP_MAX_MESSAGE_BYTES;
+  const perIp = new Map<string, number>();
+  const counted = new Set<string>();
+  const servers: SMTPServer[] = [];
+
+  function release(session: SMTPServerSession) {
+    if (!counted.delete(session.id)) return;
+    const n = (perIp.get(session.remoteAddress) ?? 1) - 1;
+    if (n <= 0) perIp.delete(session.remoteAddress);
+    else perIp.set(session.remoteAddress, n);
+  }
+
+  const disabled: string[] = [];
+  if (!deps.tls) disabled.push('STARTTLS');
+  if (config.SMTP_AUTH === 'off') disabled.push('AUTH');
+
+  const options: SMTPServerOptions & { lenientHelo: boolean } = {
     name: hostname(),
     banner: 'Posteingang',
     size: maxBytes,
-    authOptional: true,
-    disabledCommands: ['AUTH', 'STARTTLS'],
+    lenientHelo: true,
+    lenientAddressParsing: true,
     disableReverseLookup: true,
     logger: false,
+    disabledCommands: disabled,
+    hideSTARTTLS: !deps.tls,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: config.SMTP_AUTH !== 'required',
+    allowInsecureAuth: config.SMTP_AUTH_ALLOW_CLEARTEXT,
+    maxClients: config.SMTP_MAX_CONNECTIONS,
+    socketTimeout: config.SMTP_COMMAND_TIMEOUT_SECONDS * 1000,
+    ...(deps.tls ? { key: deps.tls.key, cert: deps.tls.cert } : {}),
+    ...tlsPolicy(config.SMTP_TLS_LEGACY),
+
     onConnect(session, callback) {
-      if (!addressInNetworks(session.remoteAddress, deps.config.SMTP_ALLOWED_NETWORKS)) {
+      if (!addressInNetworks(session.remoteAddress, config.SMTP_ALLOWED_NETWORKS)) {
         log.warn({ peer: session.remoteAddress }, 'connection refused: client outside SMTP_ALLOWED_NETWORKS');
         return callback(reply(554, '5.7.1 Your address is not allowed to send mail here'));
       }
+      const n = perIp.get(session.remoteAddress) ?? 0;
+      if (n >= config.SMTP_MAX_CONNECTIONS_PER_IP) {
+        log.warn({ peer: session.remoteAddress, limit: config.SMTP_MAX_CONNECTIONS_PER_IP }, 'connection refused: too many connections from this address (SMTP_MAX_CONNECTIONS_PER_IP)');
+        return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
+      }
+      perIp.set(session.remoteAddress, n + 1);
+      counted.add(session.id);
       callback();
     },
+    onClose(session) {
+      release(session);
+    },
+    onAuth(auth, session, callback) {
+      if (!session.secure && !config.SMTP_AUTH_ALLOW_CLEARTEXT) {
+        log.warn({ session: session.id, peer: session.remoteAddress }, 'AUTH refused: not encrypted (SMTP_AUTH_ALLOW_CLEARTEXT is off)');
+        return callback(reply(538, '5.7.11 Encryption required for requested authentication mechanism'));
+      }
+      deps.authenticate(auth.username ?? '', auth.password ?? '').then(
+        (device) => {
+          if (device) {
+            log.info({ session: session.id, device, method: auth.method }, 'device authenticated');
+            return callback(null, { user: device });
+          }
+          log.warn({ session: session.id, peer: session.remoteAddress, user: auth.username, method: auth.method }, 'AUTH failed');
+          callback(reply(535, '5.7.8 Authentication credentials invalid'));
+        },
+        (err: Error) => {
+          log.error({ session: session.id, err: err.message }, 'AUTH check failed');
+          callback(reply(454, '4.7.0 Temporary authentication failure'));
+        },
+      );
+    },
     onRcptTo(address, session, callback) {
+      if (session.envelope.rcptTo.length >= config.SMTP_MAX_RECIPIENTS) {
+        log.info({ session: session.id, limit: config.SMTP_MAX_RECIPIENTS }, 'recipient refused: too many recipients (SMTP_MAX_RECIPIENTS)');
+        return callback(reply(452, '4.5.3 Too many recipients'));
+      }
       channelForRecipient(address.address, deps.lookupRecipient).then(
         (channel) => {
           if (channel) return callback();
@@ -63,7 +158,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         },
         (err: Error) => {
           log.error({ session: session.id, err: err.message }, 'recipient lookup failed');
-          callback(reply(451, '4.3.0 Temporary failure, please try again later'));
+          callback(reply(451, TEMPORARY));
         },
       );
     },
@@ -73,10 +168,48 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         (err: ReplyError) => callback(err),
       );
     },
-  });
-  server.on('error', (err) => log.error({ err: err.message }, 'SMTP server error'));
+  };
+
+  /**
+   * Watches the DATA stream: remembers whether bare line feeds came, and ends the stream when
+   * nothing arrives for SMTP_DATA_TIMEOUT_SECONDS, so that the client gets `451` instead of a hang.
+   */
+  function watchData(stream: SMTPServerDataStream, session: SMTPServerSession) {
+    const state = { bareLf: false, timedOut: false, previous: 0 };
+    let timer: NodeJS.Timeout;
+    const arm = () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        state.timedOut = true;
+        log.warn(
+          { session: session.id, peer: session.remoteAddress, seconds: config.SMTP_DATA_TIMEOUT_SECONDS },
+          state.bareLf
+            ? 'DATA timed out: the client sent bare line feeds (LF without CR) and probably ended its message with LF.LF, which does not end DATA (RFC 5321 §4.1.1.4 requires CRLF.CRLF)'
+            : 'DATA timed out: no data from the client',
+        );
+        stream.destroy(Object.assign(new Error('DATA timeout'), { code: 'EDATATIMEOUT' }));
+      }, config.SMTP_DATA_TIMEOUT_SECONDS * 1000);
+    };
+    const observed = stream as Readable;
+    observed.on('data', (chunk: Buffer) => {
+      arm();
+      if (!state.bareLf) {
+        for (let i = 0; i < chunk.length; i++) {
+          if (chunk[i] === 0x0a && (i === 0 ? state.previous : chunk[i - 1]) !== 0x0d) {
+            state.bareLf = true;
+            break;
+          }
+        }
+        state.previous = chunk[chunk.length - 1] ?? state.previous;
+      }
+    });
+    observed.once('close', () => clearTimeout(timer));
+    arm();
+    return state;
+  }
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const watch = watchData(stream, session);
     let raw: RawMessage;
     try {
       raw = await spool(stream, deps.spoolDir, maxBytes);
@@ -85,8 +218,13 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         log.info({ session: session.id, limit: maxBytes }, 'message refused: over the size limit');
         throw reply(552, `5.3.4 Message exceeds the size limit of ${maxBytes} bytes`);
       }
-      log.error({ session: session.id, err: (err as Error).message }, 'spooling failed');
-      throw reply(451, '4.3.0 Temporary failure, please try again later');
+      if (watch.timedOut) {
+        closeConnection(session.id, 451, `4.4.2 Timeout waiting for data${watch.bareLf ? '; end DATA with CRLF.CRLF, not bare LF' : ''}`);
+        throw reply(451, '4.4.2 Timeout waiting for data');
+      }
+      // the connection dropped during DATA: nothing is stored, the device will send again
+      log.info({ session: session.id, peer: session.remoteAddress }, 'connection lost during DATA; nothing stored');
+      throw reply(451, TEMPORARY);
     }
     try {
       const rcptTo = session.envelope.rcptTo.map((r) => r.address);
@@ -100,7 +238,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         channels,
         sessionId: session.id,
         peer: { address: session.remoteAddress, port: session.remotePort },
-        helo: session.hostNameAppearsAs || session.remoteAddress,
+        helo: session.hostNameAppearsAs || `[${session.remoteAddress}]`,
         envelope: { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo },
         tls: session.tlsOptions ? { protocol: session.tlsOptions.version ?? '', cipher: session.tlsOptions.name } : null,
         authUser: typeof session.user === 'string' ? session.user : null,
@@ -109,24 +247,63 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       return `2.0.0 Ok: ${result.duplicate ? 'already stored as' : 'stored as'} message ${result.messageId}`;
     } catch (err) {
       log.error({ session: session.id, err: (err as Error).message }, 'ingest failed; answering 451 so that the client retries');
-      throw reply(451, '4.3.0 Temporary failure, please try again later');
+      throw reply(451, TEMPORARY);
     } finally {
       await raw.discard();
     }
   }
 
-  return {
-    listen(port, host) {
-      return new Promise((resolve, reject) => {
-        server.server.once('error', reject);
-        server.listen(port, host, () => {
-          server.server.off('error', reject);
-          resolve(server.server.address() as AddressInfo);
-        });
+  /**
+   * Answers and closes a connection whose DATA phase cannot finish (the parser still waits for
+   * CRLF.CRLF). smtp-server offers no API for that; its connection objects are reached through
+   * `server.connections`.
+   */
+  function closeConnection(sessionId: string, code: number, text: string) {
+    for (const server of servers) {
+      const connections = (server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void; close(): void }> }).connections;
+      for (const conn of connections) {
+        if (conn.id !== sessionId) continue;
+        conn.send(code, text);
+        conn.close();
+        return;
+      }
+    }
+  }
+
+  function start(secure: boolean, port: number, host: string): Promise<AddressInfo> {
+    const server = new SMTPServer({ ...options, secure } as SMTPServerOptions);
+    server.on('error', (err: NodeJS.ErrnoException) => {
+      // a client's failed TLS handshake or a reset connection is the client's problem, not ours
+      if (/SSL routines|ECONNRESET|EPIPE|socket hang up/i.test(err.message) || err.code === 'ECONNRESET') {
+        const legacyHint = /unsupported protocol|version too low|protocol version/i.test(err.message) && !config.SMTP_TLS_LEGACY;
+        log.warn(
+          { err: err.message.split('\n')[0] },
+          legacyHint
+            ? 'TLS handshake failed: the client offers only TLS 1.0/1.1 (an old scanner?); SMTP_TLS_LEGACY=true admits it'
+            : 'connection error from a client',
+        );
+        return;
+      }
+      log.error({ err: err.message }, 'SMTP server error');
+    });
+    servers.push(server);
+    return new Promise((resolve, reject) => {
+      server.server.once('error', reject);
+      server.listen(port, host, () => {
+        server.server.off('error', reject);
+        resolve(server.server.address() as AddressInfo);
       });
+    });
+  }
+
+  return {
+    listen: (port, host) => start(false, port, host),
+    listenTls(port, host) {
+      if (!deps.tls) throw new Error('the implicit-TLS port needs a certificate (SMTP_TLS_CERT_FILE/SMTP_TLS_KEY_FILE or SMTP_TLS_SELF_SIGNED)');
+      return start(true, port, host);
     },
-    close() {
-      return new Promise((resolve) => server.close(() => resolve()));
+    async close() {
+      await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     },
   };
 }

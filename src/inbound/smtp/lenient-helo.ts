@@ -1,0 +1,36 @@
+import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
+
+interface ConnectionInternals {
+  remoteAddress: string;
+  _server: { options: { lenientHelo?: boolean } };
+}
+type Handler = (this: ConnectionInternals, command: Buffer, callback: () => void) => void;
+
+let installed = false;
+
+/**
+ * Makes smtp-server accept `HELO`/`EHLO` without a usable host name (`HELO` alone, `HELO ` with a
+ * trailing space, or several words), as many scanners send it: the client's IP address literal
+ * (`[192.0.2.7]`, RFC 5321 §4.1.3) stands in for the name and is recorded as its identity.
+ * smtp-server answers 501 there and offers no option, so its two handlers are wrapped; the
+ * wrapper acts only for servers created with the option `lenientHelo: true`. Idempotent.
+ */
+export function installLenientHelo(): void {
+  if (installed) return;
+  installed = true;
+  const proto = (SMTPConnection as unknown as { prototype: Record<string, Handler> }).prototype;
+  for (const name of ['handler_HELO', 'handler_EHLO']) {
+    const original = proto[name];
+    if (typeof original !== 'function') throw new Error(`smtp-server has no ${name}: the lenient HELO wrapper needs updating`);
+    proto[name] = function (this: ConnectionInternals, command: Buffer, callback: () => void) {
+      if (this._server.options.lenientHelo) {
+        const parts = command.toString('latin1').trim().split(/\s+/);
+        const host = parts[1] ?? '';
+        if (parts.length !== 2 || /[\x00-\x1f\x7f]/.test(host) || host.length > 255) {
+          command = Buffer.from(`${parts[0]} [${this.remoteAddress.replace(/^::ffff:/, '')}]`, 'latin1');
+        }
+      }
+      return original.call(this, command, callback);
+    };
+  }
+}
