@@ -73,6 +73,12 @@ const schema = z.object({
   SMTP_COMMAND_TIMEOUT_SECONDS: count(1).default(300),
   /** Idle time allowed inside DATA before answering 451, seconds (RFC 5321 §4.5.3.2.6: 3 minutes). */
   SMTP_DATA_TIMEOUT_SECONDS: count(1).default(180),
+  /** Key for secrets at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64; usually SECRET_KEY_FILE. */
+  SECRET_KEY: z
+    .string()
+    .trim()
+    .refine((v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, as 64 hex digits or base64')
+    .optional(),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

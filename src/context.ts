@@ -6,6 +6,7 @@ import type { Events } from './events.js';
 import { ingest, type IngestResult } from './ingest/ingest.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
+import { createSecretBox, loadSecretKey, type SecretBox } from './secrets.js';
 
 /** What services, adapters and the web layer share: built once in main.ts, or by a test. */
 export interface AppContext {
@@ -16,6 +17,8 @@ export interface AppContext {
   log: Logger;
   /** Temporary files (spooled messages, decoded attachments) under DATA_DIR. */
   spoolDir: string;
+  /** Secrets at rest (mailbox and SMTP passwords). */
+  secrets: SecretBox;
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
   ingest(raw: RawMessage, source: Source): Promise<IngestResult>;
 }
@@ -30,6 +33,7 @@ export function createContext(config: Config, database: Database, events: Events
     events,
     log,
     spoolDir,
+    secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source) => ingest(deps, raw, source),
   };
 }

@@ -243,3 +243,88 @@ export const deviceAccount = pgTable(
   },
   (t) => [uniqueIndex('device_account_name_idx').on(sql`lower(${t.name})`)],
 );
+
+/** Mailbox protocols and transport security (domain.md item 1). */
+export const MAILBOX_PROTOCOLS = ['imap', 'pop3'] as const;
+export type MailboxProtocol = (typeof MAILBOX_PROTOCOLS)[number];
+export const MAILBOX_SECURITY = ['tls', 'starttls', 'none'] as const;
+export type MailboxSecurity = (typeof MAILBOX_SECURITY)[number];
+
+/** The polled mailbox of a channel ("Empfang Allgemein", "Empfang per Scanner"). */
+export const mailbox = pgTable('mailbox', {
+  channel: text('channel').$type<Channel>().primaryKey(),
+  protocol: text('protocol').$type<MailboxProtocol>().notNull(),
+  host: text('host').notNull(),
+  port: integer('port').notNull(),
+  security: text('security').$type<MailboxSecurity>().notNull(),
+  /** Passed to the server exactly as given (`AGENCY\scan`, `scan@agency.example`). */
+  username: text('username').notNull(),
+  /** AES-256-GCM ciphertext (see secrets.ts); never returned by any command or API. */
+  passwordEncrypted: text('password_encrypted').notNull(),
+  /** IMAP folder to read. */
+  folder: text('folder').notNull().default('INBOX'),
+  /** IMAP: seen | move:<folder> | delete | keep; POP3: delete | keep. */
+  afterImport: text('after_import').notNull(),
+  /** PEM file of an intranet CA that signed the server's certificate. */
+  caFile: text('ca_file'),
+  /** Admit TLS 1.0/1.1 servers. */
+  tlsLegacy: boolean('tls_legacy').notNull().default(false),
+  /** Import only mail received after this moment. */
+  importSince: timestamp('import_since', { withTimezone: true }),
+  enabled: boolean('enabled').notNull().default(true),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** IMAP checkpoint per account and folder: RFC 3501 §2.3.1.1 UIDVALIDITY and the highest imported UID. */
+export const imapCheckpoint = pgTable(
+  'imap_checkpoint',
+  {
+    account: text('account').notNull(),
+    folder: text('folder').notNull(),
+    uidValidity: text('uid_validity').notNull(),
+    lastUid: bigint('last_uid', { mode: 'number' }).notNull(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.account, t.folder] })],
+);
+
+/** POP3 UIDLs (RFC 1939 §7) already imported, per account. */
+export const pop3Seen = pgTable(
+  'pop3_seen',
+  {
+    account: text('account').notNull(),
+    uidl: text('uidl').notNull(),
+    importedAt: timestamp('imported_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.account, t.uidl] })],
+);
+
+/** A message that could not be imported: left on the server, retried on later polls. */
+export const mailboxFailure = pgTable(
+  'mailbox_failure',
+  {
+    account: text('account').notNull(),
+    /** IMAP `<uidvalidity>:<uid>`, POP3 the UIDL */
+    itemKey: text('item_key').notNull(),
+    reason: text('reason').notNull(),
+    attempts: integer('attempts').notNull().default(1),
+    /** permanent: too large, not retried */
+    permanent: boolean('permanent').notNull().default(false),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [primaryKey({ columns: [t.account, t.itemKey] })],
+);
+
+/** Poll health per channel, shown in the admin and by `mailbox show`. */
+export const mailboxHealth = pgTable('mailbox_health', {
+  channel: text('channel').$type<Channel>().primaryKey(),
+  lastPollAt: timestamp('last_poll_at', { withTimezone: true }),
+  lastSuccessAt: timestamp('last_success_at', { withTimezone: true }),
+  lastError: text('last_error'),
+  lastErrorAt: timestamp('last_error_at', { withTimezone: true }),
+  consecutiveFailures: integer('consecutive_failures').notNull().default(0),
+  importedTotal: bigint('imported_total', { mode: 'number' }).notNull().default(0),
+  /** Lease: the instance polling this mailbox now, so that replicas never poll it in parallel. */
+  leaseHolder: text('lease_holder'),
+  leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+});
