@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -17,6 +19,8 @@ export interface AppContext {
   log: Logger;
   /** Temporary files (spooled messages, decoded attachments) under DATA_DIR. */
   spoolDir: string;
+  /** Identifies this process in leases: `<host>:<pid>:<random>`. */
+  instanceId: string;
   /** Secrets at rest (mailbox and SMTP passwords). */
   secrets: SecretBox;
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
@@ -33,6 +37,7 @@ export function createContext(config: Config, database: Database, events: Events
     events,
     log,
     spoolDir,
+    instanceId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source) => ingest(deps, raw, source),
   };

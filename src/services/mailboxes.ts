@@ -1,0 +1,219 @@
+import { X509Certificate } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { AppContext } from '../context.js';
+import * as repo from '../db/repositories/mailboxes.js';
+import { MAILBOX_PROTOCOLS, MAILBOX_SECURITY, type Channel, type MailboxProtocol, type MailboxSecurity } from '../db/schema.js';
+import { describeMailboxError } from '../inbound/mailbox/connection.js';
+import type { MailboxAdapter, MailboxSettings, PollReport, TestStep } from '../inbound/mailbox/types.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import { parseChannel } from './validate.js';
+
+/** Protocol adapters by protocol; built in inbound/mailbox/adapters.ts. */
+export type MailboxAdapters = Record<MailboxProtocol, MailboxAdapter>;
+
+/** Default ports (RFC 8314 §7, RFC 3501, RFC 1939): implicit TLS 993/995, else 143/110. */
+export function defaultPort(protocol: MailboxProtocol, security: MailboxSecurity): number {
+  if (protocol === 'imap') return security === 'tls' ? 993 : 143;
+  return security === 'tls' ? 995 : 110;
+}
+
+const DEFAULT_AFTER_IMPORT: Record<MailboxProtocol, string> = { imap: 'seen', pop3: 'delete' };
+
+function checkAfterImport(protocol: MailboxProtocol, value: string): string {
+  const v = value.trim();
+  if (protocol === 'pop3') {
+    if (v === 'delete' || v === 'keep') return v;
+    throw new ValidationError('afterImport', `"${value}" is not an after-import action for POP3; use delete or keep`);
+  }
+  if (v === 'seen' || v === 'delete' || v === 'keep') return v;
+  if (v.startsWith('move:') && v.slice(5).trim()) return `move:${v.slice(5).trim()}`;
+  throw new ValidationError('afterImport', `"${value}" is not an after-import action for IMAP; use seen, move:<folder>, delete or keep`);
+}
+
+function oneLine(value: string, field: string): string {
+  if (/[\r\n\0]/.test(value)) throw new ValidationError(field, 'must be one line');
+  return value;
+}
+
+export interface MailboxInput {
+  protocol?: string;
+  host?: string;
+  port?: number | string;
+  security?: string;
+  username?: string;
+  /** only set when given: an empty or missing value keeps the stored password */
+  password?: string;
+  folder?: string;
+  afterImport?: string;
+  /** path of a PEM CA file; empty string removes it */
+  caFile?: string;
+  tlsLegacy?: boolean;
+  /** ISO date or date-time; empty string removes it */
+  importSince?: string;
+  enabled?: boolean;
+}
+
+/**
+ * Creates or changes the mailbox of a channel (domain.md item 1). Unset fields keep their stored
+ * value; a new mailbox needs protocol, host, user and password. The port defaults from protocol
+ * and security. The password is stored encrypted (secrets.ts) and never returned.
+ * @throws ValidationError naming the field and why
+ */
+export async function setMailbox(ctx: AppContext, channelName: string, input: MailboxInput): Promise<void> {
+  const channel = parseChannel(channelName);
+  const current = await repo.getMailbox(ctx.db, channel);
+  const protocolValue = input.protocol ?? current?.protocol;
+  if (!protocolValue) throw new ValidationError('protocol', 'a new mailbox needs a protocol: imap or pop3');
+  if (!(MAILBOX_PROTOCOLS as readonly string[]).includes(protocolValue)) throw new ValidationError('protocol', `"${protocolValue}" is not imap or pop3`);
+  const protocol = protocolValue as MailboxProtocol;
+  const securityValue = input.security ?? current?.security ?? 'tls';
+  if (!(MAILBOX_SECURITY as readonly string[]).includes(securityValue)) throw new ValidationError('security', `"${securityValue}" is not tls, starttls or none`);
+  const security = securityValue as MailboxSecurity;
+  const host = oneLine((input.host ?? current?.host ?? '').trim(), 'host');
+  if (!host) throw new ValidationError('host', 'a host name or address is required');
+  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) throw new ValidationError('host', `"${host}" is not a host name or IP address`);
+  let port: number;
+  if (input.port !== undefined && input.port !== '') {
+    port = Number(input.port);
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError('port', `"${input.port}" is not a port (1–65535)`);
+  } else if (current && input.protocol === undefined && input.security === undefined) {
+    port = current.port;
+  } else {
+    port = defaultPort(protocol, security);
+  }
+  const username = oneLine(input.username ?? current?.username ?? '', 'user');
+  if (!username) throw new ValidationError('user', 'a user name is required');
+  let passwordEncrypted = current?.passwordEncrypted;
+  if (input.password) passwordEncrypted = ctx.secrets.encrypt(oneLine(input.password, 'password'), `mailbox:${channel}`);
+  if (!passwordEncrypted) throw new ValidationError('password', 'a new mailbox needs a password');
+  const folder = oneLine((input.folder ?? current?.folder ?? 'INBOX').trim(), 'folder');
+  if (!folder) throw new ValidationError('folder', 'must not be empty');
+  const keepAfter = current && (input.protocol === undefined || input.protocol === current.protocol);
+  const afterImport = checkAfterImport(protocol, input.afterImport ?? (keepAfter ? current.afterImport : DEFAULT_AFTER_IMPORT[protocol]));
+  let caFile = current?.caFile ?? null;
+  if (input.caFile !== undefined) {
+    caFile = input.caFile.trim() ? path.resolve(input.caFile.trim()) : null;
+    if (caFile) {
+      try {
+        new X509Certificate(await readFile(caFile));
+      } catch (err) {
+        const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not a PEM certificate';
+        throw new ValidationError('caFile', `${caFile} ${reason}`);
+      }
+    }
+  }
+  let importSince = current?.importSince ?? null;
+  if (input.importSince !== undefined) {
+    importSince = input.importSince.trim() ? new Date(input.importSince.trim()) : null;
+    if (importSince && Number.isNaN(importSince.getTime())) throw new ValidationError('importSince', `"${input.importSince}" is not a date (YYYY-MM-DD)`);
+  }
+  await repo.upsertMailbox(ctx.db, {
+    channel,
+    protocol,
+    host,
+    port,
+    security,
+    username,
+    passwordEncrypted,
+    folder,
+    afterImport,
+    caFile,
+    tlsLegacy: input.tlsLegacy ?? current?.tlsLegacy ?? false,
+    importSince,
+    enabled: input.enabled ?? current?.enabled ?? true,
+  });
+  ctx.events.emit('mailbox.changed', { channel });
+}
+
+/** The mailbox of a channel without its password, with its poll health; null when none is set. */
+export async function showMailbox(ctx: AppContext, channel: Channel) {
+  const row = await repo.getMailbox(ctx.db, channel);
+  if (!row) return null;
+  const { passwordEncrypted: _omit, ...visible } = row;
+  const health = await repo.getHealth(ctx.db, channel);
+  return {
+    ...visible,
+    hasPassword: true,
+    health: health
+      ? {
+          lastPollAt: health.lastPollAt,
+          lastSuccessAt: health.lastSuccessAt,
+          lastError: health.lastError,
+          lastErrorAt: health.lastErrorAt,
+          consecutiveFailures: health.consecutiveFailures,
+          importedTotal: health.importedTotal,
+        }
+      : null,
+  };
+}
+
+/**
+ * The settings the adapters use, password decrypted and CA file read.
+ * @throws NotFoundError when the channel has no mailbox; SecretError when the key changed
+ */
+export async function loadMailboxSettings(ctx: AppContext, channel: Channel): Promise<MailboxSettings> {
+  const row = await repo.getMailbox(ctx.db, channel);
+  if (!row) throw new NotFoundError(`channel ${channel} has no mailbox; set one with: mailbox set ${channel} --protocol …`);
+  return {
+    channel,
+    protocol: row.protocol,
+    host: row.host,
+    port: row.port,
+    security: row.security,
+    username: row.username,
+    password: ctx.secrets.decrypt(row.passwordEncrypted, `mailbox:${channel}`),
+    folder: row.folder,
+    afterImport: row.afterImport,
+    ca: row.caFile ? await readFile(row.caFile, 'utf8') : null,
+    tlsLegacy: row.tlsLegacy,
+    importSince: row.importSince,
+    account: `${row.protocol}://${row.username}@${row.host.toLowerCase()}:${row.port}`,
+  };
+}
+
+/** How long a poll lease lasts, in seconds; renewed by each poll. */
+const LEASE_SECONDS = 600;
+
+/** A poll did not run because another gateway instance holds the mailbox's lease. */
+export class LeaseHeldError extends Error {
+  constructor(channel: Channel) {
+    super(`another gateway instance is polling the ${channel} mailbox right now`);
+    this.name = 'LeaseHeldError';
+  }
+}
+
+/**
+ * Polls the mailbox of a channel once, through the adapter for its protocol, holding the
+ * channel's lease so that replicas never poll in parallel; records the outcome in its health.
+ * @throws NotFoundError (no mailbox), LeaseHeldError, MailboxError (with plain words) on failure
+ */
+export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel): Promise<PollReport> {
+  const settings = await loadMailboxSettings(ctx, channel);
+  if (!(await repo.takeLease(ctx.db, channel, ctx.instanceId, LEASE_SECONDS))) throw new LeaseHeldError(channel);
+  const log = ctx.log.child({ component: settings.protocol, channel });
+  try {
+    const report = await adapters[settings.protocol].poll(settings, { ctx, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES });
+    await repo.recordPoll(ctx.db, channel, { ok: true, imported: report.imported });
+    log.info({ ...report }, 'mailbox polled');
+    return report;
+  } catch (err) {
+    const error = describeMailboxError(err, 'fetch');
+    await repo.recordPoll(ctx.db, channel, { ok: false, error: `${error.step}: ${error.message}` });
+    log.warn({ step: error.step, err: error.message }, 'mailbox poll failed');
+    throw error;
+  } finally {
+    await repo.releaseLease(ctx.db, channel, ctx.instanceId);
+  }
+}
+
+/**
+ * Tests the connection of a channel's mailbox step by step (connect → TLS → login → folder →
+ * fetch): the same adapters the scheduler uses. Never throws for a server problem.
+ * @throws NotFoundError when the channel has no mailbox
+ */
+export async function testMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel): Promise<TestStep[]> {
+  const settings = await loadMailboxSettings(ctx, channel);
+  const log = ctx.log.child({ component: settings.protocol, channel });
+  return adapters[settings.protocol].test(settings, { ctx, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES });
+}
