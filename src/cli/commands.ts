@@ -7,7 +7,7 @@ import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '.
 import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../services/devices.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
-import { listChannelSettings, setAutoComplete } from '../services/settings.js';
+import { listChannelSettings, setImportSettings } from '../services/settings.js';
 import { addMapping, addStaff, listMappings, listStaff } from '../services/staff.js';
 import { listTasks } from '../services/tasks.js';
 import { createToken } from '../services/tokens.js';
@@ -138,13 +138,24 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
       const rows = await listChannelSettings((await getContext()).db);
       o.json ? json(io, rows) : io.out(table(rows, ['channel', 'activityType', 'autoImport', 'pollIntervalMinutes', 'autoComplete']));
     });
+  const yesNo = (flag: string, text: string) => new Option(flag, text).choices(['yes', 'no']);
   settings
     .command('set')
     .addOption(channelOption())
-    .addOption(new Option('--auto-complete <yes|no>', 'create tasks already completed').choices(['yes', 'no']).makeOptionMandatory())
-    .action(async (o: { channel: string; autoComplete: string }) => {
-      await setAutoComplete((await getContext()).db, o.channel, o.autoComplete === 'yes');
-      io.out(`auto-complete for ${o.channel}: ${o.autoComplete}\n`);
+    .addOption(yesNo('--auto-complete <yes|no>', 'create tasks already completed ("E-Mails automatisch abschließen")'))
+    .addOption(yesNo('--auto-import <yes|no>', 'poll on a cycle ("E-Mails automatisch einlesen"); no: at start and when asked'))
+    .option('--poll-interval <minutes>', 'cycle length, 1–1440 ("Automatisches Einlesen alle x Minuten")')
+    .action(async (o: { channel: string; autoComplete?: string; autoImport?: string; pollInterval?: string }) => {
+      if (o.autoComplete === undefined && o.autoImport === undefined && o.pollInterval === undefined) {
+        throw new ValidationError('settings', 'nothing to change: give --auto-complete, --auto-import or --poll-interval');
+      }
+      const ctx = await getContext();
+      await setImportSettings(ctx.db, ctx.events, o.channel, {
+        autoComplete: o.autoComplete === undefined ? undefined : o.autoComplete === 'yes',
+        autoImport: o.autoImport === undefined ? undefined : o.autoImport === 'yes',
+        pollIntervalMinutes: o.pollInterval === undefined ? undefined : Number(o.pollInterval),
+      });
+      io.out(`settings of ${o.channel} changed\n`);
     });
 
   program

@@ -30,8 +30,12 @@ export function listChannelSettings(db: Db) {
     .orderBy(channelSetting.channel);
 }
 
-export async function setAutoComplete(db: Db, channel: Channel, autoComplete: boolean): Promise<void> {
-  await db.update(channelSetting).set({ autoComplete }).where(eq(channelSetting.channel, channel));
+export async function updateChannelSetting(
+  db: Db,
+  channel: Channel,
+  values: Partial<Pick<typeof channelSetting.$inferInsert, 'autoComplete' | 'autoImport' | 'pollIntervalMinutes'>>,
+): Promise<void> {
+  await db.update(channelSetting).set(values).where(eq(channelSetting.channel, channel));
 }
 
 export async function findInboundAddress(db: Db, address: string) {
