@@ -8,7 +8,15 @@ import type { Events } from './events.js';
 import { ingest, type IngestResult } from './ingest/ingest.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
+import type { Channel } from './db/schema.js';
+import type { PollReport, TestStep } from './inbound/mailbox/types.js';
 import { createSecretBox, loadSecretKey, type SecretBox } from './secrets.js';
+
+/** Poll or test a channel's mailbox: through the gateway's scheduler, or directly in the CLI. */
+export interface MailboxOperations {
+  poll(channel: Channel): Promise<PollReport>;
+  test(channel: Channel): Promise<TestStep[]>;
+}
 
 /** What services, adapters and the web layer share: built once in main.ts, or by a test. */
 export interface AppContext {
@@ -23,6 +31,8 @@ export interface AppContext {
   instanceId: string;
   /** Secrets at rest (mailbox and SMTP passwords). */
   secrets: SecretBox;
+  /** Mailbox polling and connection tests; set by whoever owns the adapters (gateway or CLI). */
+  mailboxes: MailboxOperations;
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
   ingest(raw: RawMessage, source: Source): Promise<IngestResult>;
 }
@@ -40,5 +50,9 @@ export function createContext(config: Config, database: Database, events: Events
     instanceId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source) => ingest(deps, raw, source),
+    mailboxes: {
+      poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
+      test: () => Promise.reject(new Error('mailbox tests are not available in this process')),
+    },
   };
 }

@@ -4,6 +4,8 @@ import type { AppContext } from '../context.js';
 import { CHANNELS, TASK_STATUSES, type TaskStatus } from '../db/schema.js';
 import { rawFromFile } from '../ingest/raw.js';
 import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '../services/addresses.js';
+import { MailboxError } from '../inbound/mailbox/types.js';
+import { LeaseHeldError, setMailbox, showMailbox } from '../services/mailboxes.js';
 import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../services/devices.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
@@ -30,6 +32,9 @@ async function passwordFromStdin(io: CliIo): Promise<string> {
   if (!password) throw new ValidationError('password', 'expected the password on standard input (--password-stdin)');
   return password;
 }
+
+/** The connection test found a failing step (already printed). */
+class MailboxTestFailed extends Error {}
 
 /** Commands that cannot run inside the gateway process (they start or migrate it). */
 export const LOCAL_ONLY = new Set(['serve', 'migrate']);
@@ -280,6 +285,89 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
       o.json ? json(io, rows) : io.out(table(rows, ['name', 'active', 'createdAt', 'lastAuthAt']));
     });
 
+  const mailboxCmd = program.command('mailbox').description('polled mailboxes per channel (IMAP or POP3)');
+  mailboxCmd
+    .command('set <channel>')
+    .description('create or change the mailbox of a channel; unset options keep their value')
+    .addOption(new Option('--protocol <protocol>').choices(['imap', 'pop3']))
+    .option('--host <host>', 'server host name or address')
+    .option('--port <port>', 'default: IMAP 993/143, POP3 995/110 by security')
+    .addOption(new Option('--security <mode>', 'implicit TLS, STARTTLS or none').choices(['tls', 'starttls', 'none']))
+    .option('--user <name>', 'user name, passed as given (AGENCY\\scan, scan@agency.example)')
+    .option('--password-stdin', 'read the password from standard input')
+    .option('--folder <folder>', 'IMAP folder (default INBOX)')
+    .option('--after-import <action>', 'IMAP: seen (default), move:<folder>, delete, keep; POP3: delete (default), keep')
+    .option('--ca-file <path>', 'PEM file of the CA that signed the server certificate ("" removes it)')
+    .addOption(yesNo('--tls-legacy <yes|no>', 'admit TLS 1.0/1.1 for an old server (OpenSSL security level 0)'))
+    .option('--import-since <date>', 'import only mail newer than this date, YYYY-MM-DD ("" removes it)')
+    .addOption(yesNo('--enabled <yes|no>', 'poll this mailbox'))
+    .action(async (channel: string, o: Record<string, string | boolean | undefined>) => {
+      const ctx = await getContext();
+      await setMailbox(ctx, channel, {
+        protocol: o.protocol as string | undefined,
+        host: o.host as string | undefined,
+        port: o.port as string | undefined,
+        security: o.security as string | undefined,
+        username: o.user as string | undefined,
+        password: o.passwordStdin ? await passwordFromStdin(io) : undefined,
+        folder: o.folder as string | undefined,
+        afterImport: o.afterImport as string | undefined,
+        caFile: o.caFile === undefined ? undefined : o.caFile === '' ? '' : path.resolve(io.cwd, String(o.caFile)),
+        tlsLegacy: o.tlsLegacy === undefined ? undefined : o.tlsLegacy === 'yes',
+        importSince: o.importSince as string | undefined,
+        enabled: o.enabled === undefined ? undefined : o.enabled === 'yes',
+      });
+      io.out(`mailbox of ${channel} saved\n`);
+    });
+  mailboxCmd
+    .command('show [channel]')
+    .option('--json', 'machine-readable output')
+    .action(async (channel: string | undefined, o: { json?: boolean }) => {
+      const ctx = await getContext();
+      const channels = channel ? [parseChannel(channel)] : [...CHANNELS];
+      const rows = [];
+      for (const c of channels) rows.push({ channel: c, mailbox: await showMailbox(ctx, c) });
+      if (o.json) return json(io, channel ? rows[0]!.mailbox : rows);
+      for (const { channel: c, mailbox: m } of rows) {
+        if (!m) {
+          io.out(`${c}: no mailbox\n`);
+          continue;
+        }
+        const h = m.health;
+        io.out(
+          `${c}: ${m.protocol} ${m.username} @ ${m.host}:${m.port} (${m.security}), folder ${m.folder}, after import ${m.afterImport}` +
+            `${m.enabled ? '' : ', DISABLED'}\n  last success ${h?.lastSuccessAt?.toISOString() ?? 'never'}, ` +
+            `failures in a row ${h?.consecutiveFailures ?? 0}, imported ${h?.importedTotal ?? 0}` +
+            `${h?.lastError ? `\n  last error ${h.lastErrorAt?.toISOString()}: ${h.lastError}` : ''}\n`,
+        );
+      }
+    });
+  mailboxCmd
+    .command('test <channel>')
+    .description('connect → TLS → login → folder → fetch, and say which step failed')
+    .option('--json', 'machine-readable output')
+    .action(async (channel: string, o: { json?: boolean }) => {
+      const ctx = await getContext();
+      const steps = await ctx.mailboxes.test(parseChannel(channel));
+      if (o.json) json(io, steps);
+      else for (const s of steps) io.out(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(7)} ${s.detail}\n`);
+      if (steps.some((s) => !s.ok)) throw new MailboxTestFailed();
+    });
+  mailboxCmd
+    .command('poll <channel>')
+    .description('poll the mailbox now')
+    .option('--json', 'machine-readable output')
+    .action(async (channel: string, o: { json?: boolean }) => {
+      const ctx = await getContext();
+      try {
+        const report = await ctx.mailboxes.poll(parseChannel(channel));
+        o.json ? json(io, report) : io.out(`imported ${report.imported}, already stored ${report.duplicates}, failed ${report.failed}, too large ${report.tooLarge}, skipped ${report.skipped}\n`);
+      } catch (err) {
+        if (err instanceof MailboxError || err instanceof LeaseHeldError) throw new ValidationError(err instanceof MailboxError ? err.step : 'lease', err.message);
+        throw err;
+      }
+    });
+
   const token = program.command('token').description('API tokens for /api/v1');
   token.command('create <name>').action(async (name: string) => {
     io.out(`${await createToken((await getContext()).db, name)}\n`);
@@ -290,6 +378,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
+    if (err instanceof MailboxTestFailed) return 1;
     if (err instanceof ValidationError) {
       io.err(`refused (${err.field}): ${err.message}\n`);
       return 1;
