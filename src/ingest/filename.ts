@@ -4,8 +4,9 @@ const MAX_BYTES = 200;
 
 /**
  * Makes an attachment's declared file name safe to store and to offer for download:
- * drops any path part (`/` and `\`), control characters (C0, DEL, C1) and characters that
- * Windows forbids, trims leading dots and surrounding spaces, and caps the length at 200 bytes
+ * drops any path part (`/` and `\`), control characters (C0, DEL, C1) and Unicode format
+ * characters (bidi overrides, zero-width), replaces characters that Windows forbids (`<>:"|?*`)
+ * with `_`, trims leading dots and surrounding spaces, and caps the length at 200 bytes
  * (UTF-8) keeping the extension. Falls back to `attachment-<n>` (plus an extension from
  * `fallbackExtension`) when nothing usable remains.
  * @param declared the name from `Content-Disposition`/`Content-Type` (already decoded, RFC 2231/2047)
