@@ -42,6 +42,9 @@ export interface DovecotServer {
   caFile: string;
   /** PEM text of that CA */
   ca: string;
+  /** the server certificate and its key (PEM files), e.g. for a scripted server that the same CA vouches for */
+  certFile: string;
+  keyFile: string;
   /** SHA-256 fingerprint of the server certificate, colon-separated upper-case hex (as Node's `fingerprint256`) */
   certFingerprint: string;
   users: DovecotUser[];
@@ -344,6 +347,8 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
     ports,
     caFile,
     ca,
+    certFile,
+    keyFile,
     certFingerprint,
     users,
     logFile,
@@ -360,8 +365,9 @@ export async function startDovecot(opts: DovecotOptions = {}): Promise<DovecotSe
         await owned(path.join(target, 'maildirfolder'));
       }
       const now = Date.now();
-      // Maildir unique name: <seconds>.M<microseconds>P<pid>Q<counter>.<host>
-      const base = `${Math.floor(now / 1000)}.M${(now % 1000) * 1000}P${process.pid}Q${++counter}.posteingang-test`;
+      // Maildir unique name: <seconds>.M<microseconds>P<pid>Q<counter>.<host>, zero-padded so that
+      // names sort in delivery order (Dovecot gives new mail its UIDs in file name order)
+      const base = `${Math.floor(now / 1000)}.M${String((now % 1000) * 1000).padStart(6, '0')}P${process.pid}Q${String(++counter).padStart(6, '0')}.posteingang-test`;
       const tmpFile = path.join(target, 'tmp', base);
       await writeFile(tmpFile, raw, { mode: 0o600 });
       await owned(tmpFile);
