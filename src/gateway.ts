@@ -11,6 +11,9 @@ import { createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
 import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
 import { authenticateDevice } from './services/devices.js';
+import { imapWatch, mailboxAdapters } from './inbound/mailbox/adapters.js';
+import { startScheduler, type Scheduler } from './inbound/scheduler.js';
+import { pollMailbox, testMailbox } from './services/mailboxes.js';
 import { lockDataDir } from './lock.js';
 import { channelOfInboundAddress, ensureSeed } from './services/settings.js';
 import { createApp } from './web/app.js';
@@ -45,6 +48,10 @@ export async function openContext(config: Config, log: Logger, opts: { lock: boo
     throw err;
   }
   const ctx = createContext(config, database, createEvents(), log);
+  ctx.mailboxes = {
+    poll: (channel) => pollMailbox(ctx, mailboxAdapters, channel),
+    test: (channel) => testMailbox(ctx, mailboxAdapters, channel),
+  };
   return {
     ctx,
     async close() {
@@ -60,6 +67,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let receiver: Receiver | undefined;
   let httpServer: ServerType | undefined;
   let socket: http.Server | undefined;
+  let scheduler: Scheduler | undefined;
   try {
     const tls = await loadTlsMaterial(config);
     if (tls) {
@@ -84,6 +92,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       httpServer.once('error', reject);
     });
     if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
+    scheduler = startScheduler(ctx, mailboxAdapters, imapWatch);
+    ctx.mailboxes.poll = scheduler.pollNow;
     log.info(
       { smtp: `${smtp.address}:${smtp.port}`, smtpTls: smtpTls ? `${smtpTls.address}:${smtpTls.port}` : undefined, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
       'Posteingang gateway started',
@@ -96,6 +106,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       http: httpAddress,
       async stop() {
         log.info('stopping');
+        await scheduler?.stop();
         await Promise.all([
           receiver!.close(),
           new Promise<void>((r) => (httpServer ? httpServer.close(() => r()) : r())),
@@ -106,6 +117,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     };
   } catch (err) {
+    await scheduler?.stop().catch(() => {});
     await receiver?.close().catch(() => {});
     httpServer?.close();
     socket?.close();
