@@ -7,7 +7,7 @@ import { adminSocketPath, serveAdminSocket } from './cli/socket.js';
 import type { Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { openDatabase, type Database } from './db/client.js';
-import { createEvents } from './events.js';
+import { bridgeEvents, createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
 import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
 import { authenticateDevice } from './services/devices.js';
@@ -68,6 +68,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let httpServer: ServerType | undefined;
   let socket: http.Server | undefined;
   let scheduler: Scheduler | undefined;
+  let stopBridge: (() => Promise<void>) | undefined;
   try {
     const tls = await loadTlsMaterial(config);
     if (tls) {
@@ -92,6 +93,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       httpServer.once('error', reject);
     });
     if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
+    stopBridge = await bridgeEvents(ctx.database, ctx.events);
     scheduler = startScheduler(ctx, mailboxAdapters, imapWatch);
     ctx.mailboxes.poll = scheduler.pollNow;
     log.info(
@@ -106,6 +108,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       http: httpAddress,
       async stop() {
         log.info('stopping');
+        await stopBridge?.();
         await scheduler?.stop();
         await Promise.all([
           receiver!.close(),
@@ -117,6 +120,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       },
     };
   } catch (err) {
+    await stopBridge?.().catch(() => {});
     await scheduler?.stop().catch(() => {});
     await receiver?.close().catch(() => {});
     httpServer?.close();

@@ -155,7 +155,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         throw new ValidationError('settings', 'nothing to change: give --auto-complete, --auto-import or --poll-interval');
       }
       const ctx = await getContext();
-      await setImportSettings(ctx.db, ctx.events, o.channel, {
+      await setImportSettings(ctx, o.channel, {
         autoComplete: o.autoComplete === undefined ? undefined : o.autoComplete === 'yes',
         autoImport: o.autoImport === undefined ? undefined : o.autoImport === 'yes',
         pollIntervalMinutes: o.pollInterval === undefined ? undefined : Number(o.pollInterval),

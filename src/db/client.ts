@@ -20,6 +20,10 @@ export type Tx = Parameters<Parameters<Db['transaction']>[0]>[0];
 export interface Database {
   db: Db;
   kind: 'pglite' | 'postgres';
+  /** PostgreSQL NOTIFY on `channel` (reaches every process on the database, this one included). */
+  notify(channel: string, payload: string): Promise<void>;
+  /** PostgreSQL LISTEN; resolves to a function that stops listening. */
+  listen(channel: string, onPayload: (payload: string) => void): Promise<() => Promise<void>>;
   /** Applies the committed migrations in `drizzle/` (idempotent; serialised across processes on PostgreSQL). */
   migrate(): Promise<void>;
   close(): Promise<void>;
@@ -43,6 +47,13 @@ export function openPostgres(url: string, options: { max?: number } = {}): Datab
   return {
     db,
     kind: 'postgres',
+    async notify(channel, payload) {
+      await client.notify(channel, payload);
+    },
+    async listen(channel, onPayload) {
+      const { unlisten } = await client.listen(channel, onPayload);
+      return unlisten;
+    },
     async migrate() {
       const one = postgres(url, { max: 1, onnotice: () => {}, connect_timeout: 10 });
       try {
@@ -69,6 +80,13 @@ export async function openPglite(dir: string | undefined): Promise<Database> {
   return {
     db,
     kind: 'pglite',
+    async notify(channel, payload) {
+      await client.query('select pg_notify($1, $2)', [channel, payload]);
+    },
+    async listen(channel, onPayload) {
+      const stop = await client.listen(channel, onPayload);
+      return () => stop();
+    },
     async migrate() {
       await migratePglite(drizzlePglite(client), { migrationsFolder: MIGRATIONS });
     },

@@ -31,12 +31,30 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
   const watches = new Map<Channel, { stop(): Promise<void>; key: string }>();
   let stopped = false;
 
+  const queued = new Map<Channel, Promise<PollReport>>();
+
+  /**
+   * A poll that starts after this call: when one is running, one more is queued behind it
+   * (and shared by everyone who asks meanwhile), so that mail that arrived just now is seen.
+   */
   function pollNow(channel: Channel): Promise<PollReport> {
     const inFlight = running.get(channel);
-    if (inFlight) return inFlight;
-    const p = pollMailbox(ctx, adapters, channel).finally(() => running.delete(channel));
-    running.set(channel, p);
-    return p;
+    if (!inFlight) {
+      const p = pollMailbox(ctx, adapters, channel).finally(() => running.delete(channel));
+      running.set(channel, p);
+      return p;
+    }
+    let next = queued.get(channel);
+    if (!next) {
+      next = inFlight
+        .catch(() => undefined)
+        .then(() => {
+          queued.delete(channel);
+          return pollNow(channel);
+        });
+      queued.set(channel, next);
+    }
+    return next;
   }
 
   async function plan(channel: Channel, pollFirst: boolean): Promise<void> {

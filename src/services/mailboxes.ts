@@ -6,6 +6,7 @@ import * as repo from '../db/repositories/mailboxes.js';
 import { MAILBOX_PROTOCOLS, MAILBOX_SECURITY, type Channel, type MailboxProtocol, type MailboxSecurity } from '../db/schema.js';
 import { describeMailboxError } from '../inbound/mailbox/connection.js';
 import type { MailboxAdapter, MailboxSettings, PollReport, TestStep } from '../inbound/mailbox/types.js';
+import { publish } from '../events.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { parseChannel } from './validate.js';
 
@@ -123,7 +124,7 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
     importSince,
     enabled: input.enabled ?? current?.enabled ?? true,
   });
-  ctx.events.emit('mailbox.changed', { channel });
+  await publish(ctx.database, 'mailbox.changed', { channel });
 }
 
 /** The mailbox of a channel without its password, with its poll health; null when none is set. */

@@ -1,6 +1,7 @@
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/settings.js';
-import type { Events } from '../events.js';
+import type { Database } from '../db/client.js';
+import { publish } from '../events.js';
 import { ValidationError } from './errors.js';
 import { parseChannel } from './validate.js';
 
@@ -24,14 +25,18 @@ export interface ImportSettingsInput {
  * Changes a channel's import settings (reference: "Automatisches Einlesen"); the scheduler re-plans.
  * @throws ValidationError naming the field
  */
-export async function setImportSettings(db: Db, events: Events, channelName: string, input: ImportSettingsInput): Promise<void> {
+export async function setImportSettings(
+  { db, database }: { db: Db; database: Database },
+  channelName: string,
+  input: ImportSettingsInput,
+): Promise<void> {
   const channel = parseChannel(channelName);
   const n = input.pollIntervalMinutes;
   if (n !== undefined && (!Number.isInteger(n) || n < 1 || n > 1440)) {
     throw new ValidationError('pollIntervalMinutes', `"${n}" is not a whole number of minutes between 1 and 1440`);
   }
   await repo.updateChannelSetting(db, channel, input);
-  events.emit('mailbox.changed', { channel });
+  await publish(database, 'mailbox.changed', { channel });
 }
 
 /** Channel bound to an inbound address (lower-cased), or null. */
