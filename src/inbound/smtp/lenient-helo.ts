@@ -11,7 +11,7 @@ let installed = false;
 /**
  * Makes smtp-server accept `HELO`/`EHLO` without a usable host name (`HELO` alone, `HELO ` with a
  * trailing space, or several words), as many scanners send it: the client's IP address literal
- * (`[192.0.2.7]`, RFC 5321 §4.1.3) stands in for the name and is recorded as its identity.
+ * (`[192.0.2.7]`, `[IPv6:2001:db8::7]`, RFC 5321 §4.1.3) stands in for the name and is recorded as its identity.
  * smtp-server answers 501 there and offers no option, so its two handlers are wrapped; the
  * wrapper acts only for servers created with the option `lenientHelo: true`. Idempotent.
  */
@@ -27,7 +27,8 @@ export function installLenientHelo(): void {
         const parts = command.toString('latin1').trim().split(/\s+/);
         const host = parts[1] ?? '';
         if (parts.length !== 2 || /[\x00-\x1f\x7f]/.test(host) || host.length > 255) {
-          command = Buffer.from(`${parts[0]} [${this.remoteAddress.replace(/^::ffff:/, '')}]`, 'latin1');
+          const ip = this.remoteAddress.replace(/^::ffff:/, '');
+          command = Buffer.from(`${parts[0]} [${ip.includes(':') ? `IPv6:${ip}` : ip}]`, 'latin1');
         }
       }
       return original.call(this, command, callback);

@@ -77,6 +77,8 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   const maxBytes = config.SMTP_MAX_MESSAGE_BYTES;
   const perIp = new Map<string, number>();
   const counted = new Set<string>();
+  /** Negotiated TLS protocol per session ('TLSv1.3', 'TLSv1'): smtp-server keeps only the cipher, whose `version` is its minimum protocol. */
+  const tlsProtocols = new Map<string, string>();
   const servers: SMTPServer[] = [];
 
   function release(session: SMTPServerSession) {
@@ -103,7 +105,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: config.SMTP_AUTH !== 'required',
     allowInsecureAuth: config.SMTP_AUTH_ALLOW_CLEARTEXT,
-    maxClients: config.SMTP_MAX_CONNECTIONS,
+    // the limit itself is checked in onConnect, over both listeners and with a log line; this is
+    // smtp-server's own backstop per listener (it also bounds pending TLS handshakes)
+    maxClients: config.SMTP_MAX_CONNECTIONS + 1,
     socketTimeout: config.SMTP_COMMAND_TIMEOUT_SECONDS * 1000,
     ...(deps.tls ? { key: deps.tls.key, cert: deps.tls.cert } : {}),
     ...tlsPolicy(config.SMTP_TLS_LEGACY),
@@ -118,12 +122,25 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         log.warn({ peer: session.remoteAddress, limit: config.SMTP_MAX_CONNECTIONS_PER_IP }, 'connection refused: too many connections from this address (SMTP_MAX_CONNECTIONS_PER_IP)');
         return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
       }
+      if (counted.size >= config.SMTP_MAX_CONNECTIONS) {
+        log.warn({ peer: session.remoteAddress, limit: config.SMTP_MAX_CONNECTIONS }, 'connection refused: too many connections (SMTP_MAX_CONNECTIONS)');
+        return callback(reply(421, '4.7.0 Too many connections, try again later'));
+      }
       perIp.set(session.remoteAddress, n + 1);
       counted.add(session.id);
       callback();
     },
     onClose(session) {
       release(session);
+      tlsProtocols.delete(session.id);
+      // smtp-server answers an idle client itself; its last error reply is kept in the session
+      if (/^421 .*timeout/i.test((session as { error?: string }).error ?? '')) {
+        log.info({ session: session.id, peer: session.remoteAddress, seconds: config.SMTP_COMMAND_TIMEOUT_SECONDS }, 'connection closed: idle longer than SMTP_COMMAND_TIMEOUT_SECONDS');
+      }
+    },
+    onSecure(socket, session, callback) {
+      if ('getProtocol' in socket) tlsProtocols.set(session.id, socket.getProtocol() ?? '');
+      callback();
     },
     onAuth(auth, session, callback) {
       if (!session.secure && !config.SMTP_AUTH_ALLOW_CLEARTEXT) {
@@ -240,7 +257,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         peer: { address: session.remoteAddress, port: session.remotePort },
         helo: session.hostNameAppearsAs || `[${session.remoteAddress}]`,
         envelope: { mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '', rcptTo },
-        tls: session.tlsOptions ? { protocol: session.tlsOptions.version ?? '', cipher: session.tlsOptions.name } : null,
+        tls: session.tlsOptions ? { protocol: tlsProtocols.get(session.id) || (session.tlsOptions.version ?? ''), cipher: session.tlsOptions.name } : null,
         authUser: typeof session.user === 'string' ? session.user : null,
       };
       const result = await deps.ingest(raw, source);

@@ -1,0 +1,241 @@
+// Issue 3, item 6: nothing lost at the door. A connection dropped during DATA stores nothing (the
+// device sends again) and the gateway keeps working; a message answered with 250 survives
+// `kill -9` of the gateway right after the reply: after a restart the message and its task are
+// there. The crash test runs the real `posteingang serve` as a child process on the suite's driver
+// (PGlite in DATA_DIR, or a fresh PostgreSQL database).
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { addInboundAddress } from '../../src/services/addresses.js';
+import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
+import {
+  cliEnv,
+  countRows,
+  dataPayload,
+  describeRun,
+  dialogueGateway,
+  expectReply,
+  logsMatching,
+  messageBySha,
+  REPO_ROOT,
+  runCli,
+  scanMessage,
+  sha256,
+  Smtp,
+  transaction,
+  waitFor,
+} from './lib.js';
+
+const SCAN = 'scan@agency.example';
+type G = Awaited<ReturnType<typeof dialogueGateway>>;
+
+/** Files in the spool directory that hold message bytes (`*.eml`), if the directory exists. */
+function spooledMessages(dataDir: string): string[] {
+  try {
+    return readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.eml'));
+  } catch {
+    return [];
+  }
+}
+
+describe(`a connection dropped during DATA stores nothing (${driver})`, () => {
+  let g: G;
+  before(async () => {
+    g = await dialogueGateway();
+    await addInboundAddress(g.db, SCAN, 'scanner');
+  });
+  after(() => g?.close());
+
+  for (const [what, size] of [
+    ['a small message (spooled in memory)', 2_000],
+    ['a 3 MB scan (spooled to a file)', 3 * 1024 * 1024],
+  ] as const) {
+    test(`${what}: socket destroyed mid-DATA → no message, no receipt, no task, no spool file; log line; next delivery 250`, async () => {
+      const before = await countRows(g.db);
+      const logsBefore = g.logs.length;
+      const smtp = await Smtp.connect(g.gateway.smtp.port);
+      expectReply(await smtp.command('EHLO scanner'), 250);
+      expectReply(await smtp.command('MAIL FROM:<scanner@agency.example>'), 250);
+      expectReply(await smtp.command(`RCPT TO:<${SCAN}>`), 250);
+      expectReply(await smtp.command('DATA'), 354);
+      const line = `${'A'.repeat(74)}\r\n`;
+      const body = Buffer.from(`From: scanner@agency.example\r\nSubject: cut off\r\n\r\n${line.repeat(Math.ceil(size / line.length))}`, 'latin1');
+      smtp.write(body);
+      if (size > 1024 * 1024) {
+        // past MEMORY_SPOOL_BYTES the receiver writes a spool file: drop the connection while it exists
+        await waitFor(() => spooledMessages(g.dataDir).length > 0, 15_000, 'a spool file for the large message');
+      } else {
+        await new Promise((r) => setTimeout(r, 500));
+      }
+      smtp.destroy();
+      await waitFor(() => logsMatching(g.logs.slice(logsBefore), /lost during DATA|nothing stored/i).length >= 1, 10_000, 'the log line about the lost connection');
+      assert.deepEqual(await countRows(g.db), before, 'nothing stored');
+      assert.deepEqual(spooledMessages(g.dataDir), [], 'no spool file left behind');
+
+      const next = await Smtp.connect(g.gateway.smtp.port);
+      try {
+        expectReply(await next.command('EHLO scanner'), 250);
+        const bytes = scanMessage({ from: 'scanner@agency.example', to: SCAN, tag: `after-drop-${size}` });
+        const r = await transaction(next, { from: 'scanner@agency.example', to: [SCAN], data: bytes });
+        expectReply(r.final!, 250);
+        assert.ok(await messageBySha(g.db, sha256(bytes)));
+      } finally {
+        await next.quit();
+      }
+    });
+  }
+});
+
+/** A running `posteingang serve` child. */
+interface Served {
+  child: ChildProcess;
+  smtpPort: number;
+  stderr(): string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Starts `node --import tsx src/cli/main.ts serve`; resolves when the 'Posteingang gateway started' line shows the SMTP port. */
+function serve(env: Record<string, string>): Promise<Served> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
+    cwd: REPO_ROOT,
+    env: cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: '0', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env, LOG_LEVEL: 'info' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let err = '';
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
+  child.stdout!.resume();
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`gateway did not start:\n${err}`));
+    }, 60_000);
+    child.stderr!.on('data', (c: Buffer) => {
+      err += c.toString('utf8');
+      for (const line of err.split('\n')) {
+        if (!line.startsWith('{')) continue;
+        let entry: { msg?: string; smtp?: string };
+        try {
+          entry = JSON.parse(line) as typeof entry;
+        } catch {
+          continue;
+        }
+        if (entry.msg === 'Posteingang gateway started' && entry.smtp) {
+          clearTimeout(timer);
+          resolve({ child, smtpPort: Number(entry.smtp.split(':').pop()), stderr: () => err, exited });
+          return;
+        }
+      }
+    });
+    exited.then(({ code, signal }) => {
+      clearTimeout(timer);
+      reject(new Error(`gateway exited (${code ?? signal}) before it started:\n${err}`));
+    });
+  });
+}
+
+async function stop(s: Served) {
+  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
+  const r = await Promise.race([s.exited, new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
+  if (r === null) {
+    s.child.kill('SIGKILL');
+    await s.exited;
+  }
+}
+
+interface TaskRow {
+  id: number;
+  status: string;
+  channel: string;
+  messageId: number;
+  subject: string | null;
+  sender: string | null;
+}
+
+describe(`crash test: kill -9 right after 250 (${driver}, gateway as a child process)`, () => {
+  const tmp = tempDir('pe-crash-');
+  const env: Record<string, string> = { DATA_DIR: tmp.dir };
+  let drop = async () => {};
+  const running: Served[] = [];
+  before(async () => {
+    if (driver === 'postgres') {
+      const fresh = await freshPostgresDatabase();
+      env.DATABASE_URL = fresh.url;
+      drop = fresh.drop;
+    }
+    const r = await runCli(['address', 'add', SCAN, '--channel', 'scanner'], env);
+    assert.equal(r.code, 0, describeRun(r));
+  });
+  after(async () => {
+    for (const s of running) await stop(s);
+    await drop();
+    tmp.cleanup();
+  });
+
+  const tasks = async (): Promise<TaskRow[]> => {
+    const r = await runCli(['tasks', 'list', '--json'], env);
+    assert.equal(r.code, 0, describeRun(r));
+    return JSON.parse(r.stdout) as TaskRow[];
+  };
+
+  test('a scan answered with 250 is there after kill -9 and restart, with its task; a scan cut off by kill -9 is not', async () => {
+    // 1. deliver, and kill -9 the gateway as soon as the 250 arrives
+    const first = await serve(env);
+    running.push(first);
+    const bytes = scanMessage({ from: 'scanner@agency.example', to: SCAN, tag: 'crash-1' });
+    const smtp = await Smtp.connect(first.smtpPort);
+    expectReply(await smtp.command('EHLO scanner'), 250);
+    expectReply(await smtp.command('MAIL FROM:<scanner@agency.example>'), 250);
+    expectReply(await smtp.command(`RCPT TO:<${SCAN}>`), 250);
+    expectReply(await smtp.command('DATA'), 354);
+    smtp.write(dataPayload(bytes));
+    const final = await smtp.next();
+    first.child.kill('SIGKILL');
+    expectReply(final, 250, {}, 'end of DATA');
+    const died = await first.exited;
+    assert.equal(died.signal, 'SIGKILL', 'the gateway was killed, not stopped');
+    smtp.destroy();
+
+    // 2. restart on the same data: the message and its task are there
+    const second = await serve(env);
+    running.push(second);
+    const found = (await tasks()).filter((t) => t.subject === 'Scan crash-1');
+    assert.equal(found.length, 1, `one task for the scan: ${JSON.stringify(found)}`);
+    assert.equal(found[0]!.channel, 'scanner');
+    assert.equal(found[0]!.sender, 'scanner@agency.example');
+    const raw = await runCli(['messages', 'raw', String(found[0]!.messageId)], env);
+    assert.equal(raw.code, 0, describeRun(raw));
+    assert.equal(sha256(raw.stdoutBytes!), sha256(bytes), 'the raw bytes as sent');
+
+    // 3. kill -9 in the middle of DATA: nothing of that message after the next restart
+    const cut = await Smtp.connect(second.smtpPort);
+    expectReply(await cut.command('EHLO scanner'), 250);
+    expectReply(await cut.command('MAIL FROM:<scanner@agency.example>'), 250);
+    expectReply(await cut.command(`RCPT TO:<${SCAN}>`), 250);
+    expectReply(await cut.command('DATA'), 354);
+    const cutBytes = scanMessage({ from: 'scanner@agency.example', to: SCAN, tag: 'crash-2' });
+    cut.write(cutBytes.subarray(0, Math.floor(cutBytes.length / 2)));
+    await new Promise((r) => setTimeout(r, 200));
+    second.child.kill('SIGKILL');
+    assert.equal((await second.exited).signal, 'SIGKILL');
+    cut.destroy();
+
+    const third = await serve(env);
+    running.push(third);
+    const after = await tasks();
+    assert.equal(after.filter((t) => t.subject === 'Scan crash-2').length, 0, 'the cut-off scan is not stored');
+    assert.equal(after.filter((t) => t.subject === 'Scan crash-1').length, 1, 'the first scan is still there');
+    // the device sends it again: accepted
+    const again = await Smtp.connect(third.smtpPort);
+    try {
+      expectReply(await again.command('EHLO scanner'), 250);
+      const r = await transaction(again, { from: 'scanner@agency.example', to: [SCAN], data: cutBytes });
+      expectReply(r.final!, 250, {}, 'the resent scan');
+    } finally {
+      await again.quit();
+    }
+    assert.equal((await tasks()).filter((t) => t.subject === 'Scan crash-2').length, 1);
+    await stop(third);
+  });
+});
