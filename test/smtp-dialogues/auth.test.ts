@@ -336,17 +336,24 @@ describe(`SMTP AUTH without any TLS (SMTP_TLS_SELF_SIGNED=false, no certificate)
   });
   after(() => g?.close());
 
-  test('no STARTTLS offered; AUTH PLAIN → 538 5.7.11 and a log line', async () => {
+  test('neither STARTTLS nor AUTH is offered, so a device never sends its password in clear; AUTH is refused', async () => {
     const smtp = await session(g, { plain: true });
     try {
       const ehlo = await smtp.command('EHLO mfp');
       assert.equal(ehloParams(ehlo, 'STARTTLS'), null);
-      const logsBefore = g.logs.length;
-      expectReply(await authPlain(smtp, DEVICE, PASSWORD), 538, { enhanced: ['5.7.11'], required: true });
-      assert.ok(g.logs.slice(logsBefore).some((l) => l.level >= 40 && /AUTH/.test(l.msg)), 'the refusal is logged');
+      assert.equal(ehloParams(ehlo, 'AUTH'), null, 'AUTH not advertised without TLS');
+      // RFC 5321 §4.2.4: a command that is not offered gets 500/502; no 334 challenge is sent
+      const reply = await authPlain(smtp, DEVICE, PASSWORD);
+      assert.ok(reply.code === 500 || reply.code === 502, `got ${reply.code}`);
+      const stored = await deliver(g, smtp, 'no-auth-without-tls');
+      assert.equal(stored.authUser, null);
     } finally {
       await smtp.quit();
     }
+  });
+
+  test('SMTP_AUTH=required without any TLS and without cleartext AUTH: the gateway refuses to start, naming SMTP_AUTH', async () => {
+    await assert.rejects(dialogueGateway({ SMTP_TLS_SELF_SIGNED: 'false', SMTP_AUTH: 'required' }), /SMTP_AUTH/);
   });
 });
 

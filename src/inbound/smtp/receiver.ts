@@ -3,7 +3,7 @@ import type { AddressInfo } from 'node:net';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
-import { addressInNetworks, type Config } from '../../config.js';
+import { addressInNetworks, ConfigError, type Config } from '../../config.js';
 import type { Channel } from '../../db/schema.js';
 import type { IngestResult } from '../../ingest/ingest.js';
 import { spool, SizeLimitError, type RawMessage } from '../../ingest/raw.js';
@@ -90,7 +90,13 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
 
   const disabled: string[] = [];
   if (!deps.tls) disabled.push('STARTTLS');
-  if (config.SMTP_AUTH === 'off') disabled.push('AUTH');
+  // Without TLS, AUTH is offered only where cleartext AUTH is allowed: a device that sees AUTH
+  // advertised would otherwise send its password in clear before being told 538.
+  const authUsable = Boolean(deps.tls) || config.SMTP_AUTH_ALLOW_CLEARTEXT;
+  if (config.SMTP_AUTH === 'required' && !authUsable) {
+    throw new ConfigError('SMTP_AUTH', 'is required but there is no TLS (no certificate, SMTP_TLS_SELF_SIGNED=false) and SMTP_AUTH_ALLOW_CLEARTEXT is off');
+  }
+  if (config.SMTP_AUTH === 'off' || !authUsable) disabled.push('AUTH');
 
   const options: SMTPServerOptions & { lenientHelo: boolean } = {
     name: hostname(),
