@@ -1,10 +1,10 @@
-import { mkdir } from 'node:fs/promises';
+import { chmod, mkdir } from 'node:fs/promises';
 import type { AddressInfo } from 'node:net';
 import type http from 'node:http';
 import { serve, type ServerType } from '@hono/node-server';
 import type { Logger } from 'pino';
 import { adminSocketPath, serveAdminSocket } from './cli/socket.js';
-import type { Config } from './config.js';
+import { ConfigError, type Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
 import { openDatabase, type Database } from './db/client.js';
 import { bridgeEvents, createEvents } from './events.js';
@@ -35,7 +35,9 @@ export interface Gateway {
  * @throws DataDirLockedError when another gateway holds DATA_DIR; database errors as they come
  */
 export async function openContext(config: Config, log: Logger, opts: { lock: boolean }) {
-  await mkdir(config.dataDir, { recursive: true });
+  await mkdir(config.dataDir, { recursive: true, mode: 0o700 });
+  // the embedded database, spool files and keys hold mail and secrets: this user only
+  await chmod(config.dataDir, 0o700);
   const release = !config.DATABASE_URL && opts.lock ? await lockDataDir(config.dataDir, (err) => log.fatal({ err: err.message }, 'data-directory lock lost')) : null;
   let database: Database | undefined;
   try {
@@ -59,6 +61,18 @@ export async function openContext(config: Config, log: Logger, opts: { lock: boo
       await release?.();
     },
   };
+}
+
+/** Names the configuration variables when a listener cannot start (port in use, unknown host). */
+async function listening<T>(variables: string, started: Promise<T>): Promise<T> {
+  try {
+    return await started;
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    const why =
+      e.code === 'EADDRINUSE' ? 'the port is in use' : e.code === 'EACCES' ? 'the port needs privileges' : e.code === 'ENOTFOUND' || e.code === 'EADDRNOTAVAIL' ? 'the address is not one of this machine' : e.message;
+    throw new ConfigError(variables, `cannot be used: ${why}`);
+  }
 }
 
 export async function startGateway(config: Config, log: Logger): Promise<Gateway> {
@@ -85,19 +99,22 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       authenticate: (user, password) => authenticateDevice(ctx.db, user, password),
       ingest: ctx.ingest,
     });
-    const smtp = await receiver.listen(config.SMTP_PORT, config.SMTP_HOST);
-    const smtpTls = config.SMTP_TLS_PORT !== undefined ? await receiver.listenTls(config.SMTP_TLS_PORT, config.SMTP_HOST) : null;
+    const smtp = await listening('SMTP_HOST/SMTP_PORT', receiver.listen(config.SMTP_PORT, config.SMTP_HOST));
+    const smtpTls =
+      config.SMTP_TLS_PORT !== undefined ? await listening('SMTP_HOST/SMTP_TLS_PORT', receiver.listenTls(config.SMTP_TLS_PORT, config.SMTP_HOST)) : null;
     const app = createApp(ctx);
-    const httpAddress = await new Promise<AddressInfo>((resolve, reject) => {
+    const httpAddress = await listening('HTTP_HOST/HTTP_PORT', new Promise<AddressInfo>((resolve, reject) => {
       httpServer = serve({ fetch: app.fetch, port: config.HTTP_PORT, hostname: config.HTTP_HOST }, (info) => resolve(info));
       httpServer.once('error', reject);
-    });
+    }));
     if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
     stopBridge = await bridgeEvents(ctx.database, ctx.events);
     scheduler = startScheduler(ctx, mailboxAdapters, imapWatch);
     ctx.mailboxes.poll = scheduler.pollNow;
     log.info(
-      { smtp: `${smtp.address}:${smtp.port}`, smtpTls: smtpTls ? `${smtpTls.address}:${smtpTls.port}` : undefined, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
+      {
+        allowedNetworks: config.SMTP_ALLOWED_NETWORKS.map(([ip, bits]) => `${ip.toString()}/${bits}`).join(','),
+        smtp: `${smtp.address}:${smtp.port}`, smtpTls: smtpTls ? `${smtpTls.address}:${smtpTls.port}` : undefined, http: `${httpAddress.address}:${httpAddress.port}`, database: ctx.database.kind, dataDir: config.dataDir },
       'Posteingang gateway started',
     );
     return {

@@ -35,6 +35,20 @@ async function passwordFromStdin(io: CliIo): Promise<string> {
 
 /** The connection test found a failing step (already printed). */
 class MailboxTestFailed extends Error {}
+/** A failure that was already printed; only the exit code is left to give. */
+class AlreadyReported extends Error {}
+
+/** A positive whole number from an option or argument. @throws ValidationError naming it */
+function positiveInt(value: string, name: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n) || n < 1) throw new ValidationError(name, `"${value}" is not a positive whole number`);
+  return n;
+}
+
+/** Tells on stderr that a listing may have more rows than shown. */
+function moreHint(io: CliIo, shown: number, limit: number): void {
+  if (shown === limit) io.err(`(showing the first ${limit}; more may exist: use --limit)\n`);
+}
 
 /** Commands that cannot run inside the gateway process (they start or migrate it). */
 export const LOCAL_ONLY = new Set(['serve', 'migrate']);
@@ -171,14 +185,20 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .action(async (files: string[], o: { channel: string; json?: boolean }) => {
       const ctx = await getContext();
       const channel = parseChannel(o.channel);
-      const results = [];
+      const results: unknown[] = [];
+      const unreadable: string[] = [];
       for (const f of files) {
         const file = path.resolve(io.cwd, f);
         let raw;
         try {
           raw = await rawFromFile(file);
         } catch (err) {
-          throw new ValidationError('file', `${f} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          // say so and go on with the other files; the exit code tells that one failed
+          const reason = `${f} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+          unreadable.push(reason);
+          io.err(`refused (file): ${reason}\n`);
+          results.push({ file: f, error: reason });
+          continue;
         }
         const r = await ctx.ingest(raw, { kind: 'file', channels: [channel], path: file });
         results.push({ file: f, ...r });
@@ -188,6 +208,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         }
       }
       if (o.json) json(io, results);
+      if (unreadable.length) throw new AlreadyReported();
     });
 
   const msg = program.command('messages').description('stored messages');
@@ -196,14 +217,16 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .option('--limit <n>', 'how many', '50')
     .option('--json', 'machine-readable output')
     .action(async (o: { limit: string; json?: boolean }) => {
-      const rows = await messages.listMessages((await getContext()).db, { limit: Number(o.limit) || 50, offset: 0 });
+      const limit = positiveInt(o.limit, 'limit');
+      const rows = await messages.listMessages((await getContext()).db, { limit, offset: 0 });
       o.json ? json(io, rows) : io.out(table(rows, ['id', 'receivedAt', 'senderAddress', 'subject', 'size', 'parseError']));
+      moreHint(io, rows.length, limit);
     });
   msg
     .command('show <id>')
     .option('--json', 'machine-readable output')
     .action(async (id: string, o: { json?: boolean }) => {
-      const m = await messages.showMessage((await getContext()).db, Number(id));
+      const m = await messages.showMessage((await getContext()).db, positiveInt(id, 'id'));
       if (o.json) return json(io, m);
       io.out(
         [
@@ -225,7 +248,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .command('raw <id>')
     .description('write the raw message, byte for byte, to stdout')
     .action(async (id: string) => {
-      const raw = await messages.rawMessage((await getContext()).db, Number(id));
+      const raw = await messages.rawMessage((await getContext()).db, positiveInt(id, 'id'));
       for await (const chunk of raw.chunks) io.out(chunk);
     });
 
@@ -237,11 +260,13 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .option('--limit <n>', 'how many', '100')
     .option('--json', 'machine-readable output')
     .action(async (o: { status?: string; channel?: string; limit: string; json?: boolean }) => {
+      const limit = positiveInt(o.limit, 'limit');
       const rows = await listTasks((await getContext()).db, {
         status: o.status as TaskStatus | undefined,
         channel: o.channel ? parseChannel(o.channel) : undefined,
-        limit: Number(o.limit) || 100,
+        limit,
       });
+      moreHint(io, rows.length, limit);
       if (o.json) return json(io, rows);
       io.out(
         table(
@@ -378,7 +403,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
-    if (err instanceof MailboxTestFailed) return 1;
+    if (err instanceof MailboxTestFailed || err instanceof AlreadyReported) return 1;
     if (err instanceof ValidationError) {
       io.err(`refused (${err.field}): ${err.message}\n`);
       return 1;

@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { ConfigError, loadConfig } from '../config.js';
 import { openContext, startGateway } from '../gateway.js';
 import { DataDirLockedError, lockDataDir } from '../lock.js';
@@ -35,6 +36,10 @@ async function main(argv: string[]): Promise<number> {
   };
   const command = argv[0];
 
+  if (!command || command.startsWith('-') || argv.includes('--help') || argv.includes('-h')) {
+    return runCommand(argv, io, () => Promise.reject(new Error('no database for help')));
+  }
+
   if (command === 'serve') {
     const log = createLogger(config.LOG_LEVEL);
     let gateway;
@@ -44,6 +49,10 @@ async function main(argv: string[]): Promise<number> {
       if (err instanceof DataDirLockedError) {
         process.stderr.write(`${err.message}\n`);
         return 75; // EX_TEMPFAIL
+      }
+      if (err instanceof ConfigError) {
+        process.stderr.write(`${err.message}\n`);
+        return 78; // EX_CONFIG
       }
       log.fatal({ err: (err as Error).message }, 'start failed');
       return 1;
@@ -62,11 +71,15 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   }
 
-  if (!command || command.startsWith('-') || argv.includes('--help') || argv.includes('-h')) {
-    return runCommand(argv, io, () => Promise.reject(new Error('no database for help')));
-  }
-
   const log = createLogger(process.env.LOG_LEVEL ?? 'warn');
+  if (!config.DATABASE_URL && command !== 'migrate' && !existsSync(config.dataDir)) {
+    // most likely the CLI runs in another directory than the gateway: never start an empty database there
+    process.stderr.write(
+      `No data directory at ${config.dataDir}: run the CLI in the directory where the gateway runs, ` +
+        'or set DATA_DIR (or DATABASE_URL) as the gateway has it. To create a new database here, run `posteingang migrate` first.\n',
+    );
+    return 1;
+  }
   if (!config.DATABASE_URL) {
     // The embedded database admits one process: when the gateway holds it, go through the gateway.
     let release: (() => Promise<void>) | undefined;
@@ -89,10 +102,12 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: Error) => {
-    process.stderr.write(`error: ${err.message}\n`);
-    process.exit(1);
-  },
-);
+/** Exits once everything written to stdout and stderr has been handed on (a pipe may still be reading). */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
+main(process.argv.slice(2)).then(exitAfterFlush, (err: Error) => {
+  process.stderr.write(`error: ${err.message}\n`);
+  exitAfterFlush(1);
+});

@@ -83,10 +83,12 @@ describe(`SMTP AUTH, default settings (optional, TLS required for AUTH) (${drive
     assert.ok(!row.passwordHash.includes(PASSWORD));
   });
 
-  test('EHLO after STARTTLS offers AUTH PLAIN LOGIN', async () => {
+  test('EHLO before STARTTLS offers STARTTLS but not AUTH (so no device sends its password in clear); after STARTTLS AUTH PLAIN LOGIN', async () => {
     const smtp = await Smtp.connect(g.gateway.smtp.port);
     try {
-      await smtp.command('EHLO mfp');
+      const plain = await smtp.command('EHLO mfp');
+      assert.equal(ehloParams(plain, 'AUTH'), null);
+      assert.notEqual(ehloParams(plain, 'STARTTLS'), null);
       await smtp.starttls();
       const ehlo = await smtp.command('EHLO mfp');
       assert.deepEqual([...(ehloParams(ehlo, 'AUTH') ?? [])].sort(), ['LOGIN', 'PLAIN']);
@@ -228,10 +230,11 @@ describe(`SMTP AUTH, default settings (optional, TLS required for AUTH) (${drive
     }
   });
 
-  test('swaks --auth LOGIN without STARTTLS is refused with 538', async () => {
+  test('swaks --auth LOGIN without STARTTLS fails without ever sending AUTH (not offered in clear)', async () => {
     const r = await swaks(['--port', String(g.gateway.smtp.port), '--auth', 'LOGIN', '--auth-user', DEVICE, '--auth-password', PASSWORD, '--from', 'scanner@agency.example', '--to', SCAN]);
     assert.notEqual(r.code, 0, describeRun(r));
-    assert.ok(swaksReplies(r.stdout).some((l) => l.startsWith('538')), `538 in:\n${r.stdout}`);
+    assert.ok(!/^\s*-> AUTH/m.test(r.stdout), `no AUTH command sent:\n${r.stdout}`);
+    assert.ok(!r.stdout.includes(Buffer.from(PASSWORD).toString('base64')), 'the password never went out');
   });
 });
 
@@ -243,6 +246,15 @@ describe(`SMTP AUTH with SMTP_AUTH_ALLOW_CLEARTEXT=true (${driver})`, () => {
     await addDevice(g.db, DEVICE, PASSWORD);
   });
   after(() => g?.close());
+
+  test('EHLO on the plain connection offers AUTH PLAIN LOGIN (the admin allowed cleartext AUTH)', async () => {
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      assert.deepEqual([...(ehloParams(await smtp.command('EHLO mfp'), 'AUTH') ?? [])].sort(), ['LOGIN', 'PLAIN']);
+    } finally {
+      await smtp.quit();
+    }
+  });
 
   test('AUTH LOGIN and AUTH PLAIN on the plain connection → 235; device recorded, no TLS', async () => {
     let smtp = await session(g, { plain: true });

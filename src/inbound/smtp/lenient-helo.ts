@@ -2,7 +2,8 @@ import { SMTPConnection } from 'smtp-server/lib/smtp-connection.js';
 
 interface ConnectionInternals {
   remoteAddress: string;
-  _server: { options: { lenientHelo?: boolean } };
+  secure: boolean;
+  _server: { options: { lenientHelo?: boolean; hideAuthWithoutTls?: boolean; authMethods: string[] } };
 }
 type Handler = (this: ConnectionInternals, command: Buffer, callback: () => void) => void;
 
@@ -14,6 +15,10 @@ let installed = false;
  * (`[192.0.2.7]`, `[IPv6:2001:db8::7]`, RFC 5321 §4.1.3) stands in for the name and is recorded as its identity.
  * smtp-server answers 501 there and offers no option, so its two handlers are wrapped; the
  * wrapper acts only for servers created with the option `lenientHelo: true`. Idempotent.
+ *
+ * With the option `hideAuthWithoutTls: true`, EHLO on an unencrypted connection does not offer
+ * AUTH (it is offered again after STARTTLS, RFC 3207 §4.2): a device that sees AUTH tends to send
+ * its password before it learns that AUTH needs TLS (`538`).
  */
 export function installLenientHelo(): void {
   if (installed) return;
@@ -29,6 +34,17 @@ export function installLenientHelo(): void {
         if (parts.length !== 2 || /[\x00-\x1f\x7f]/.test(host) || host.length > 255) {
           const ip = this.remoteAddress.replace(/^::ffff:/, '');
           command = Buffer.from(`${parts[0]} [${ip.includes(':') ? `IPv6:${ip}` : ip}]`, 'latin1');
+        }
+      }
+      const options = this._server.options;
+      if (options.hideAuthWithoutTls && !this.secure && name === 'handler_EHLO') {
+        // handler_EHLO builds its reply synchronously, so the swap cannot leak to another connection
+        const methods = options.authMethods;
+        options.authMethods = [];
+        try {
+          return original.call(this, command, callback);
+        } finally {
+          options.authMethods = methods;
         }
       }
       return original.call(this, command, callback);

@@ -98,11 +98,12 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   }
   if (config.SMTP_AUTH === 'off' || !authUsable) disabled.push('AUTH');
 
-  const options: SMTPServerOptions & { lenientHelo: boolean } = {
+  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean } = {
     name: hostname(),
     banner: 'Posteingang',
     size: maxBytes,
     lenientHelo: true,
+    hideAuthWithoutTls: !config.SMTP_AUTH_ALLOW_CLEARTEXT,
     lenientAddressParsing: true,
     disableReverseLookup: true,
     logger: false,
