@@ -2,7 +2,6 @@
 // suite runs with DATABASE_URL, against a fresh PostgreSQL database. Expected values come from the
 // arguments given, the rules in domain.md (items 4–6) and the corpus README, never from output.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
@@ -10,42 +9,11 @@ import { after, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import postgres from 'postgres';
+import { describeRun, ROOT, runCli } from '../helpers/cli.js';
 import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
 
-const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const SCANNER_BASIC = 'test/fixtures/scanner-basic.eml';
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: Buffer;
-  stderr: string;
-}
-
-/** Runs `posteingang <args>` with a clean environment plus `env`; resolves when it exits. */
-function runCli(args: string[], env: Record<string, string>, timeoutMs = 60_000): Promise<Run> {
-  const base = { ...process.env };
-  delete base.DATABASE_URL; // only the database this test chose
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', ...args], {
-      cwd: ROOT,
-      env: { ...base, LOG_LEVEL: 'warn', ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on('data', (c: Buffer) => out.push(c));
-    child.stderr.on('data', (c: Buffer) => err.push(c));
-    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.on('error', reject);
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString('utf8') });
-    });
-  });
-}
-
-const describeRun = (r: Run) => `exit ${r.code}${r.signal ? ` (${r.signal})` : ''}\nstdout: ${r.stdout.toString('utf8')}\nstderr: ${r.stderr}`;
 
 describe(`CLI as a child process (${driver})`, () => {
   let env: Record<string, string>;
@@ -300,7 +268,7 @@ describe(`CLI as a child process (${driver})`, () => {
   });
 
   test('a configuration error (SMTP_PORT=abc) stops serve with one line naming SMTP_PORT', async () => {
-    const r = await runCli(['serve'], { ...env, SMTP_PORT: 'abc', HTTP_PORT: '0', LOG_LEVEL: 'info' }, 30_000);
+    const r = await runCli(['serve'], { ...env, SMTP_PORT: 'abc', HTTP_PORT: '0', LOG_LEVEL: 'info' }, { timeoutMs: 30_000 });
     assert.equal(r.signal, null, `serve must exit by itself\n${describeRun(r)}`);
     assert.notEqual(r.code, 0, describeRun(r));
     const lines = r.stderr.split('\n').filter((l) => l.trim() !== '');
