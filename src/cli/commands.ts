@@ -12,7 +12,7 @@ import * as messages from '../services/messages.js';
 import { listChannelSettings, setImportSettings } from '../services/settings.js';
 import { addMapping, addStaff, listMappings, listStaff } from '../services/staff.js';
 import { listTasks } from '../services/tasks.js';
-import { createToken } from '../services/tokens.js';
+import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
 import { table } from './table.js';
 
@@ -110,10 +110,17 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .option('--login <name>', 'login name (staff who receive tasks need one)')
     .option('--external', 'external person: no login, no licence; recorded so the address can be mapped')
     .option('--inactive', 'not currently working here ("Aktuell" off)')
+    .option('--admin', 'role admin: manages everything (needs a login)')
+    .option('--no-mail-import', 'without the permission "E-Mails automatisch einlesen" (default: with it, for people with a login)')
     .option('--json', 'machine-readable output')
-    .action(async (o: { name: string; email: string; login?: string; external?: boolean; inactive?: boolean; json?: boolean }) => {
-      const s = await addStaff((await getContext()).db, o);
-      const view = { id: s.id, name: s.name, email: s.email, login: s.login, active: s.active, external: s.external };
+    .action(async (o: { name: string; email: string; login?: string; external?: boolean; inactive?: boolean; admin?: boolean; mailImport: boolean; json?: boolean }) => {
+      const s = await addStaff((await getContext()).db, {
+        ...o,
+        role: o.admin ? 'admin' : 'staff',
+        // commander sets mailImport=true by default; only an explicit --no-mail-import turns it off
+        mailImport: o.mailImport === false ? false : undefined,
+      });
+      const view = { id: s.id, name: s.name, email: s.email, login: s.login, active: s.active, external: s.external, role: s.role, mailImport: s.mailImport };
       o.json ? json(io, view) : io.out(`added staff ${s.id}: ${s.name} <${s.email}>${s.login ? ` login ${s.login}` : ''}\n`);
     });
   staffCmd
@@ -127,8 +134,10 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         login: s.login,
         active: s.active,
         external: s.external,
+        role: s.role,
+        mailImport: s.mailImport,
       }));
-      o.json ? json(io, rows) : io.out(table(rows, ['id', 'name', 'email', 'login', 'active', 'external']));
+      o.json ? json(io, rows) : io.out(table(rows, ['id', 'name', 'email', 'login', 'role', 'active', 'external', 'mailImport']));
     });
 
   const mapping = program.command('mapping').description('sender mapping ("E-Mail-Adressen verwalten"): Von → An');
@@ -393,9 +402,24 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
       }
     });
 
-  const token = program.command('token').description('API tokens for /api/v1');
-  token.command('create <name>').action(async (name: string) => {
-    io.out(`${await createToken((await getContext()).db, name)}\n`);
+  const token = program.command('token').description('per-user API tokens for /api/v1');
+  token
+    .command('create <login>')
+    .description('create a token acting as the staff member <login>; printed once, stored hashed')
+    .option('--name <name>', 'label to list and revoke it by')
+    .action(async (login: string, o: { name?: string }) => {
+      io.out(`${await createToken((await getContext()).db, login, o.name)}\n`);
+    });
+  token
+    .command('list')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const rows = await listTokens((await getContext()).db);
+      o.json ? json(io, rows) : io.out(table(rows, ['name', 'login', 'createdAt']));
+    });
+  token.command('revoke <name>').action(async (name: string) => {
+    await revokeToken((await getContext()).db, name);
+    io.out(`token ${name} revoked\n`);
   });
 
   try {

@@ -146,6 +146,9 @@ export const inboundAddress = pgTable('inbound_address', {
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
 });
 
+export const STAFF_ROLES = ['admin', 'staff'] as const;
+export type StaffRole = (typeof STAFF_ROLES)[number];
+
 /** "Mitarbeiter*in": a person, with or without a login. */
 export const staff = pgTable(
   'staff',
@@ -159,6 +162,10 @@ export const staff = pgTable(
     /** Unique case-insensitively: domain logins (`AGENCY\\sweiss`) are not case-sensitive. */
     login: text('login'),
     passwordHash: text('password_hash'),
+    /** `admin` sees and manages everything; `staff` only their own tasks. */
+    role: text('role').$type<StaffRole>().notNull().default('staff'),
+    /** Permission "E-Mails automatisch einlesen" (reference): takes part in mail import. */
+    mailImport: boolean('mail_import').notNull().default(false),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -224,6 +231,8 @@ export const taskCandidate = pgTable(
 /** Bearer tokens for the HTTP API; only the SHA-256 of the token is stored. */
 export const apiToken = pgTable('api_token', {
   id: serial('id').primaryKey(),
+  /** The staff member the token acts as (per-user tokens). */
+  staffId: integer('staff_id').references(() => staff.id),
   name: text('name').notNull().unique(),
   tokenSha256: text('token_sha256').notNull().unique(),
   createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
@@ -328,3 +337,20 @@ export const mailboxHealth = pgTable('mailbox_health', {
   leaseHolder: text('lease_holder'),
   leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
 });
+
+/** History of a task: who did what when ("created", "claimed", "completed", "reopened", "forwarded", "assigned"). */
+export const taskEvent = pgTable(
+  'task_event',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    taskId: bigint('task_id', { mode: 'number' })
+      .notNull()
+      .references(() => task.id, { onDelete: 'cascade' }),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+    /** null: the gateway itself */
+    actorId: integer('actor_id').references(() => staff.id),
+    action: text('action').notNull(),
+    detail: jsonb('detail'),
+  },
+  (t) => [index('task_event_task_idx').on(t.taskId)],
+);

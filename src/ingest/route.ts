@@ -5,7 +5,7 @@ import { senderMapping, staff } from '../db/schema.js';
 /**
  * Staff members who are candidates for a message from `senderAddress`, by the sender mapping
  * ("E-Mail-Adressen verwalten", domain.md item 5): every `An` of a mapping whose `Von` equals the
- * sender (compared lower-case), limited to active staff with a login.
+ * sender (compared lower-case), limited to active staff with a login and the permission mail.import.
  * @param senderAddress lower-cased address from `From`, or null
  * @returns staff ids, ascending; empty → the task is unassigned
  */
@@ -15,7 +15,9 @@ export async function candidatesFor(tx: Tx, senderAddress: string | null): Promi
     .select({ id: staff.id })
     .from(senderMapping)
     .innerJoin(staff, eq(staff.id, senderMapping.toStaffId))
-    .where(and(eq(senderMapping.fromAddress, senderAddress.toLowerCase()), eq(staff.active, true), isNotNull(staff.login)))
+    .where(
+      and(eq(senderMapping.fromAddress, senderAddress.toLowerCase()), eq(staff.active, true), isNotNull(staff.login), eq(staff.mailImport, true)),
+    )
     .orderBy(staff.id);
   return rows.map((r) => r.id);
 }

@@ -1,5 +1,6 @@
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/staff.js';
+import { STAFF_ROLES, type StaffRole } from '../db/schema.js';
 import { ValidationError } from './errors.js';
 import { normaliseAddress } from './validate.js';
 
@@ -13,12 +14,17 @@ export interface NewStaff {
   /** no login, no licence: present only so that the address can be mapped (domain.md item 4) */
   external?: boolean;
   inactive?: boolean;
+  /** `admin` or `staff` (default) */
+  role?: StaffRole;
+  /** permission "E-Mails automatisch einlesen"; default: yes for people with a login */
+  mailImport?: boolean;
 }
 
 /**
  * Adds a staff record ("Mitarbeiter*in").
  * Rules: a name; a valid e-mail, unique among active staff (case-insensitive); an external person
- * has no login; a login is unique.
+ * has no login; a login is unique (case-insensitive); an admin has a login; the permission
+ * `mail.import` (default: on for people with a login) needs a login.
  * @throws ValidationError naming the field and the rule
  */
 export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> {
@@ -39,7 +45,12 @@ export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> 
     }
     if (await repo.findStaffByLogin(db, login)) throw new ValidationError('login', `the login "${login}" is taken`);
   }
-  return repo.insertStaff(db, { name, email, active, external: Boolean(input.external), login });
+  const role = input.role ?? 'staff';
+  if (!(STAFF_ROLES as readonly string[]).includes(role)) throw new ValidationError('role', `"${role}" is not a role; use admin or staff`);
+  if (role === 'admin' && !login) throw new ValidationError('role', 'an admin needs a login');
+  const mailImport = input.mailImport ?? login !== null;
+  if (mailImport && !login) throw new ValidationError('mailImport', 'only staff with a login can take part in mail import');
+  return repo.insertStaff(db, { name, email, active, external: Boolean(input.external), login, role, mailImport });
 }
 
 export const listStaff = repo.listStaff;
@@ -48,7 +59,8 @@ export const listMappings = repo.listMappings;
 /**
  * Adds a sender mapping row, Von → An, under the reference's rules (domain.md item 5):
  * `from` must be the e-mail of an active staff record (external people included, never a
- * free-text address); `to` must be an active staff member with a login. One `from` may map to
+ * free-text address); `to` must be an active staff member with a login and the permission
+ * `mail.import` ("E-Mails automatisch einlesen"). One `from` may map to
  * several people; each pair once.
  * @param to the login of the staff member
  * @throws ValidationError naming the rule that was broken
@@ -64,6 +76,7 @@ export async function addMapping(db: Db, from: string, to: string): Promise<{ fr
   const target = await repo.findStaffByLogin(db, to.trim());
   if (!target) throw new ValidationError('to', `no staff member has the login "${to}"`);
   if (!target.active) throw new ValidationError('to', `"${target.name}" is not active`);
+  if (!target.mailImport) throw new ValidationError('to', `"${target.name}" lacks the permission mail.import ("E-Mails automatisch einlesen")`);
   if (!(await repo.insertMapping(db, address, target.id))) {
     throw new ValidationError('to', `${address} is already mapped to "${target.name}"`);
   }

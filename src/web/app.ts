@@ -7,8 +7,10 @@ import { TASK_STATUSES, type TaskStatus } from '../db/schema.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
-import { verifyToken } from '../services/tokens.js';
+import { verifyToken, type Principal } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
+
+type ApiEnv = { Variables: { principal: Principal } };
 
 function streamBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
   const it = chunks[Symbol.asyncIterator]();
@@ -39,7 +41,8 @@ function paging(c: Context) {
 /**
  * The HTTP application (hono). Built from the context only, so tests create it with their own
  * database and no port. `/healthz` is open and carries no data; everything under `/api/v1`
- * needs an API token (`Authorization: Bearer …`, created with `posteingang token create`).
+ * needs a per-user API token (`Authorization: Bearer …`, `posteingang token create <login>`);
+ * staff see only their own tasks and the messages of those, admins everything.
  */
 export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
@@ -62,14 +65,23 @@ export function createApp(ctx: AppContext): Hono {
     }
   });
 
-  const api = new Hono();
-  api.use('*', bearerAuth({ verifyToken: async (token) => (await verifyToken(db, token)) !== null }));
+  const api = new Hono<ApiEnv>();
+  api.use(
+    '*',
+    bearerAuth({
+      verifyToken: async (token, c) => {
+        const principal = await verifyToken(db, token);
+        if (principal) (c as Context<ApiEnv>).set('principal', principal);
+        return principal !== null;
+      },
+    }),
+  );
 
-  api.get('/messages', async (c) => c.json(await messages.listMessages(db, paging(c))));
-  api.get('/messages/:id', async (c) => c.json(await messages.showMessage(db, intParam(c, 'id'))));
+  api.get('/messages', async (c) => c.json(await messages.listMessages(db, paging(c), c.get('principal'))));
+  api.get('/messages/:id', async (c) => c.json(await messages.showMessage(db, intParam(c, 'id'), c.get('principal'))));
   api.get('/messages/:id/raw', async (c) => {
     const id = intParam(c, 'id');
-    const raw = await messages.rawMessage(db, id);
+    const raw = await messages.rawMessage(db, id, c.get('principal'));
     return new Response(streamBody(raw.chunks), {
       headers: {
         'Content-Type': 'message/rfc822',
@@ -81,7 +93,7 @@ export function createApp(ctx: AppContext): Hono {
     });
   });
   api.get('/attachments/:id', async (c) => {
-    const { attachment, chunks } = await messages.attachmentContent(db, intParam(c, 'id'));
+    const { attachment, chunks } = await messages.attachmentContent(db, intParam(c, 'id'), c.get('principal'));
     return new Response(streamBody(chunks), {
       headers: {
         'Content-Type': attachment.contentType,
@@ -98,11 +110,14 @@ export function createApp(ctx: AppContext): Hono {
       throw new ValidationError('status', `"${status}" is not a task status; use one of: ${TASK_STATUSES.join(', ')}`);
     }
     const channel = c.req.query('channel');
+    const principal = c.get('principal');
     return c.json(
       await listTasks(db, {
         ...paging(c),
         status: status as TaskStatus | undefined,
         channel: channel ? parseChannel(channel) : undefined,
+        // staff see only the tasks they are assignee or candidate of
+        visibleTo: principal.role === 'admin' ? undefined : principal.id,
       }),
     );
   });

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import { parse as parseContentDisposition } from 'content-disposition';
 import { eq } from 'drizzle-orm';
 import { message } from '../../src/db/schema.js';
+import { addStaff } from '../../src/services/staff.js';
 import { createToken } from '../../src/services/tokens.js';
 import { driver, testGateway } from '../helpers/env.js';
 import { attachmentsOf, fixture, SCAN, SCANNER_SENDER, sendRaw, setupOffice, sha256, SmtpDialogue, TAUOFFICE } from './lib.js';
@@ -23,7 +24,8 @@ describe('HTTP API over a running gateway', () => {
   before(async () => {
     g = await testGateway();
     await setupOffice(db());
-    token = await createToken(db(), 'http-api-test');
+    await addStaff(db(), { name: 'Admin, Anna', email: 'anna.admin@agency.example', login: 'aadmin', role: 'admin' });
+    token = await createToken(db(), 'aadmin', 'http-api-test');
     base = `http://127.0.0.1:${g.gateway.http.port}`;
   });
   after(async () => {

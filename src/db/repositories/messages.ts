@@ -1,6 +1,6 @@
-import { asc, desc, eq } from 'drizzle-orm';
+import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { attachment, message, receipt } from '../schema.js';
+import { attachment, message, receipt, task, taskCandidate } from '../schema.js';
 
 const summary = {
   id: message.id,
@@ -15,8 +15,27 @@ const summary = {
   parseError: message.parseError,
 };
 
-export function listMessages(db: Db, opts: { limit: number; offset: number }) {
-  return db.select(summary).from(message).orderBy(desc(message.id)).limit(opts.limit).offset(opts.offset);
+/** SQL: the message has a task that `staffId` is assignee or candidate of. */
+export function visibleTo(staffId: number, messageId: SQL | typeof message.id = message.id): SQL {
+  return sql`exists (select 1 from ${task} where ${task.messageId} = ${messageId} and (${task.assigneeId} = ${staffId}
+    or exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${staffId})))`;
+}
+
+/** Messages, newest first; with `visibleTo`, only those of that staff member's tasks. */
+export function listMessages(db: Db, opts: { limit: number; offset: number; visibleTo?: number }) {
+  return db
+    .select(summary)
+    .from(message)
+    .where(opts.visibleTo === undefined ? undefined : visibleTo(opts.visibleTo))
+    .orderBy(desc(message.id))
+    .limit(opts.limit)
+    .offset(opts.offset);
+}
+
+/** Whether a staff member may see a message (it belongs to one of their tasks). */
+export async function messageVisibleTo(db: Db, messageId: number, staffId: number): Promise<boolean> {
+  const rows = await db.select({ id: message.id }).from(message).where(and(eq(message.id, messageId), visibleTo(staffId)));
+  return rows.length > 0;
 }
 
 export async function getMessage(db: Db, id: number) {

@@ -1,10 +1,12 @@
-import { and, desc, eq, inArray, type SQL } from 'drizzle-orm';
+import { and, desc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
 import { activityType, message, staff, task, taskCandidate, type Channel, type TaskStatus } from '../schema.js';
 
 export interface TaskFilter {
   status?: TaskStatus;
   channel?: Channel;
+  /** only tasks this staff member is assignee or candidate of */
+  visibleTo?: number;
   limit: number;
   offset: number;
 }
@@ -14,6 +16,14 @@ export async function listTasks(db: Db, filter: TaskFilter) {
   const where: SQL[] = [];
   if (filter.status) where.push(eq(task.status, filter.status));
   if (filter.channel) where.push(eq(task.channel, filter.channel));
+  if (filter.visibleTo !== undefined) {
+    where.push(
+      or(
+        eq(task.assigneeId, filter.visibleTo),
+        sql`exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${filter.visibleTo})`,
+      )!,
+    );
+  }
   const rows = await db
     .select({
       id: task.id,
