@@ -3,12 +3,13 @@ import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import type { AppContext } from '../context.js';
 import { ping } from '../db/client.js';
-import { TASK_STATUSES, type TaskStatus } from '../db/schema.js';
+import { z } from 'zod';
+import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
 import { NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
-import { parseChannel } from '../services/validate.js';
+import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
 
 type ApiEnv = { Variables: { principal: Principal } };
 
@@ -26,17 +27,17 @@ function streamBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
   });
 }
 
-function intParam(c: Context, name: string): number {
-  const v = Number(c.req.param(name));
-  if (!Number.isSafeInteger(v) || v < 1) throw new ValidationError(name, `"${c.req.param(name)}" is not an id`);
-  return v;
-}
+const taskListQuery = pagingQuery.extend({
+  status: z.enum(TASK_STATUSES).optional(),
+  channel: z.enum(CHANNELS).optional(),
+});
 
-function paging(c: Context) {
-  const limit = Math.min(Math.max(Number(c.req.query('limit') ?? 100) || 100, 1), 1000);
-  const offset = Math.max(Number(c.req.query('offset') ?? 0) || 0, 0);
-  return { limit, offset };
-}
+document({ method: 'get', path: '/openapi.json', summary: 'this document', produces: 'application/json' });
+document({ method: 'get', path: '/messages', summary: 'stored messages, newest first (staff: those of their tasks)', query: pagingQuery });
+document({ method: 'get', path: '/messages/{id}', summary: 'a message with attachments and receipts', params: idParams });
+document({ method: 'get', path: '/messages/{id}/raw', summary: 'the raw message, byte for byte as received', params: idParams, produces: 'message/rfc822' });
+document({ method: 'get', path: '/attachments/{id}', summary: 'an attachment, as a download under its safe file name', params: idParams, produces: 'application/octet-stream' });
+document({ method: 'get', path: '/tasks', summary: 'tasks, newest first (staff: their own)', query: taskListQuery });
 
 /**
  * The HTTP application (hono). Built from the context only, so tests create it with their own
@@ -77,10 +78,11 @@ export function createApp(ctx: AppContext): Hono {
     }),
   );
 
-  api.get('/messages', async (c) => c.json(await messages.listMessages(db, paging(c), c.get('principal'))));
-  api.get('/messages/:id', async (c) => c.json(await messages.showMessage(db, intParam(c, 'id'), c.get('principal'))));
+  api.get('/openapi.json', (c) => c.json(openApiDocument()));
+  api.get('/messages', async (c) => c.json(await messages.listMessages(db, validate(pagingQuery, c.req.query()), c.get('principal'))));
+  api.get('/messages/:id', async (c) => c.json(await messages.showMessage(db, validate(idParams, c.req.param()).id, c.get('principal'))));
   api.get('/messages/:id/raw', async (c) => {
-    const id = intParam(c, 'id');
+    const { id } = validate(idParams, c.req.param());
     const raw = await messages.rawMessage(db, id, c.get('principal'));
     return new Response(streamBody(raw.chunks), {
       headers: {
@@ -93,7 +95,7 @@ export function createApp(ctx: AppContext): Hono {
     });
   });
   api.get('/attachments/:id', async (c) => {
-    const { attachment, chunks } = await messages.attachmentContent(db, intParam(c, 'id'), c.get('principal'));
+    const { attachment, chunks } = await messages.attachmentContent(db, validate(idParams, c.req.param()).id, c.get('principal'));
     return new Response(streamBody(chunks), {
       headers: {
         'Content-Type': attachment.contentType,
@@ -105,17 +107,11 @@ export function createApp(ctx: AppContext): Hono {
     });
   });
   api.get('/tasks', async (c) => {
-    const status = c.req.query('status');
-    if (status && !(TASK_STATUSES as readonly string[]).includes(status)) {
-      throw new ValidationError('status', `"${status}" is not a task status; use one of: ${TASK_STATUSES.join(', ')}`);
-    }
-    const channel = c.req.query('channel');
+    const q = validate(taskListQuery, c.req.query());
     const principal = c.get('principal');
     return c.json(
       await listTasks(db, {
-        ...paging(c),
-        status: status as TaskStatus | undefined,
-        channel: channel ? parseChannel(channel) : undefined,
+        ...q,
         // staff see only the tasks they are assignee or candidate of
         visibleTo: principal.role === 'admin' ? undefined : principal.id,
       }),

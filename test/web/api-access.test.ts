@@ -85,3 +85,46 @@ describe(`API access by per-user tokens (${driver})`, () => {
     );
   });
 });
+
+describe(`OpenAPI document and input validation (${driver})`, () => {
+  let g: Awaited<ReturnType<typeof testGateway>>;
+  let base: string;
+  let token: string;
+  before(async () => {
+    g = await testGateway();
+    base = `http://127.0.0.1:${g.gateway.http.port}/api/v1`;
+    await addStaff(g.gateway.ctx.db, { name: 'Admin, Anna', email: 'anna@agency.example', login: 'anna', role: 'admin' });
+    token = await createToken(g.gateway.ctx.db, 'anna');
+  });
+  after(() => g?.close());
+  const get = (path: string) => fetch(`${base}${path}`, { headers: { Authorization: `Bearer ${token}` } });
+
+  test('/api/v1/openapi.json describes the operations with the parameters the routes validate', async () => {
+    const doc = (await (await get('/openapi.json')).json()) as {
+      openapi: string;
+      paths: Record<string, Record<string, { parameters: { name: string; in: string; schema: { enum?: string[]; maximum?: number } }[] }>>;
+    };
+    assert.match(doc.openapi, /^3\.1/);
+    const tasks = doc.paths['/api/v1/tasks']!.get!;
+    const status = tasks.parameters.find((p) => p.name === 'status')!;
+    assert.equal(status.in, 'query');
+    assert.deepEqual(status.schema.enum, ['open', 'unassigned', 'completed']);
+    assert.equal(tasks.parameters.find((p) => p.name === 'limit')!.schema.maximum, 1000);
+    assert.ok(doc.paths['/api/v1/messages/{id}/raw']!.get);
+  });
+
+  test('invalid input gets 400 with the field and the reason, no stack trace', async () => {
+    for (const [path, field] of [
+      ['/tasks?status=lost', 'status'],
+      ['/tasks?limit=5000', 'limit'],
+      ['/messages/abc', 'id'],
+      ['/tasks?channel=fax', 'channel'],
+    ] as const) {
+      const r = await get(path);
+      assert.equal(r.status, 400, path);
+      const body = (await r.json()) as { field: string; error: string };
+      assert.equal(body.field, field, path);
+      assert.ok(body.error && !/at .*\.ts:\d+/.test(body.error), path);
+    }
+  });
+});

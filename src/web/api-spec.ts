@@ -1,0 +1,92 @@
+import { z } from 'zod';
+import { ValidationError } from '../services/errors.js';
+
+/** One documented API operation; its zod schemas are the ones the route validates with. */
+export interface Operation {
+  method: 'get' | 'post' | 'put' | 'patch' | 'delete';
+  /** OpenAPI path under /api/v1, with `{param}` placeholders */
+  path: string;
+  summary: string;
+  /** who may call it (documentation; the route enforces it) */
+  access?: 'any' | 'admin';
+  params?: z.ZodObject;
+  query?: z.ZodObject;
+  body?: z.ZodType;
+  /** JSON response; omit for non-JSON responses and describe them in `produces` */
+  response?: z.ZodType;
+  produces?: string;
+}
+
+const operations: Operation[] = [];
+
+/** Registers an operation for the OpenAPI document (idempotent per method and path). */
+export function document(op: Operation): Operation {
+  if (!operations.some((o) => o.method === op.method && o.path === op.path)) operations.push(op);
+  return op;
+}
+
+/**
+ * Validates input against a schema; the first problem becomes a ValidationError naming the field.
+ * @throws ValidationError (answered 400 with `field` and `error`)
+ */
+export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infer<S> {
+  const result = schema.safeParse(value);
+  if (result.success) return result.data;
+  const issue = result.error.issues[0]!;
+  throw new ValidationError(issue.path.join('.') || 'body', issue.message);
+}
+
+function parameters(kind: 'path' | 'query', schema: z.ZodObject | undefined) {
+  if (!schema) return [];
+  const json = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any' }) as { properties?: Record<string, unknown>; required?: string[] };
+  return Object.entries(json.properties ?? {}).map(([name, s]) => ({
+    name,
+    in: kind,
+    required: kind === 'path' || (json.required ?? []).includes(name),
+    schema: s,
+  }));
+}
+
+/**
+ * The OpenAPI 3.1 document of /api/v1, generated from the registered operations and the same zod
+ * schemas that validate the requests (zod's JSON Schema output).
+ */
+export function openApiDocument(): Record<string, unknown> {
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const op of operations) {
+    const responses: Record<string, unknown> = {
+      '200': op.response
+        ? { description: 'OK', content: { 'application/json': { schema: z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) } } }
+        : { description: 'OK', content: { [op.produces ?? 'application/octet-stream']: {} } },
+      '400': { description: 'invalid input: `{ error, field }`' },
+      '401': { description: 'missing or unknown token' },
+      '404': { description: 'unknown id, or one the caller may not see' },
+    };
+    if (op.access === 'admin') responses['403'] = { description: 'admins only' };
+    paths[`/api/v1${op.path}`] ??= {};
+    paths[`/api/v1${op.path}`]![op.method] = {
+      summary: op.summary,
+      security: [{ bearer: [] }],
+      parameters: [...parameters('path', op.params), ...parameters('query', op.query)],
+      ...(op.body
+        ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input', unrepresentable: 'any' }) } } } }
+        : {}),
+      responses,
+    };
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'Posteingang API', version: '1' },
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'per-user token: posteingang token create <login>' } } },
+    paths,
+  };
+}
+
+/** Query `limit` (1–1000, default 100) and `offset` (default 0). */
+export const pagingQuery = z.object({
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  offset: z.coerce.number().int().min(0).default(0),
+});
+
+/** A positive id in the path. */
+export const idParams = z.object({ id: z.coerce.number().int().min(1) });
