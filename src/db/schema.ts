@@ -123,10 +123,15 @@ export const receipt = pgTable(
 );
 
 /** "Tätigkeit": the kind of task a message is imported as. */
-export const activityType = pgTable('activity_type', {
-  id: serial('id').primaryKey(),
-  name: text('name').notNull().unique(),
-});
+export const activityType = pgTable(
+  'activity_type',
+  {
+    id: serial('id').primaryKey(),
+    name: text('name').notNull().unique(),
+  },
+  // names are unique regardless of case ("E-Mail-Eingang" and "e-mail-eingang" are one type)
+  (t) => [uniqueIndex('activity_type_name_lower_idx').on(sql`lower(${t.name})`)],
+);
 
 /** Import settings per channel (reference: "Automatisches Einlesen"). */
 export const channelSetting = pgTable('channel_setting', {
@@ -211,6 +216,11 @@ export const task = pgTable(
   (t) => [
     uniqueIndex('task_message_channel_idx').on(t.messageId, t.channel),
     index('task_status_idx').on(t.status),
+    // open-task list (services/task-list.ts): only the tasks still open, in order of arrival; the
+    // predicate is repositories/task-list.ts OPEN_TASK_PREDICATE
+    index('task_open_created_idx').on(t.createdAt, t.id).where(sql`${t.status} in ('open', 'unassigned')`),
+    // tasks of one person (assignee filter, day view)
+    index('task_assignee_idx').on(t.assigneeId, t.createdAt),
   ],
 );
 
