@@ -1,9 +1,8 @@
-import { createReadStream } from 'node:fs';
 import { and, eq, inArray } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { putBlob } from '../db/blobs.js';
-import { attachment, channelSetting, message, receipt, task, taskCandidate, type Channel, type TaskStatus } from '../db/schema.js';
+import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
 import { fingerprint, rawFingerprint } from './fingerprint.js';
 import { discardParsed, parseMessage, ParseError, type ParsedMessage } from './parse.js';
@@ -142,7 +141,7 @@ async function store(
     if (!inserted) throw new RaceLost();
     existing = inserted;
     for (const a of parsed?.attachments ?? []) {
-      await putBlob(tx, { sha256: a.sha256, size: a.size, open: () => createReadStream(a.file) });
+      await putBlob(tx, a.content);
       await tx.insert(attachment).values({
         messageId: inserted.id,
         position: a.position,
@@ -198,6 +197,7 @@ async function store(
     if (candidates.length > 0) {
       await tx.insert(taskCandidate).values(candidates.map((staffId) => ({ taskId: created.id, staffId })));
     }
+    await tx.insert(taskEvent).values({ taskId: created.id, action: 'created', detail: { status, candidates, source: source.kind } });
     tasks.push({ id: created.id, channel, status, candidates, created: true });
   }
   return { messageId: existing.id, duplicate, parseError: existing.parseError, tasks };

@@ -1,14 +1,12 @@
-import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { mkdir, rm } from 'node:fs/promises';
-import path from 'node:path';
+import { mkdir } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { safeFilename } from './filename.js';
+import { spool, type RawMessage } from './raw.js';
 
-/** An attachment decoded to a spool file (removed by `discardParsed`). */
+/** A decoded attachment, spooled like a raw message: in memory when small, else a file (removed by `discardParsed`). */
 export interface ParsedAttachment {
   position: number;
   filename: string;
@@ -19,7 +17,7 @@ export interface ParsedAttachment {
   sha256: string;
   contentId: string | null;
   inline: boolean;
-  file: string;
+  content: RawMessage;
 }
 
 export interface ParsedMessage {
@@ -51,7 +49,8 @@ const GENERIC_TYPES = new Set(['application/octet-stream', 'application/binary',
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+:/;
 
 /**
- * Parses a raw message with mailparser, streaming attachments to files under `spoolDir`.
+ * Parses a raw message with mailparser, streaming attachments into spools (memory up to
+ * 256 KiB, else files under `spoolDir`).
  * Text and HTML bodies are kept in memory; attachment bytes never are.
  * RFC 5322 (fields), RFC 2045–2049 (MIME), RFC 2047/2231 (encoded words and parameters).
  * @param input the raw bytes as a stream (read once)
@@ -61,7 +60,7 @@ const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+:/;
  */
 export async function parseMessage(input: Readable, spoolDir: string): Promise<ParsedMessage> {
   await mkdir(spoolDir, { recursive: true });
-  const parser = new MailParser({ checksumAlgo: 'sha256', skipImageLinks: true, skipTextToHtml: true });
+  const parser = new MailParser({ checksumAlgo: false, skipImageLinks: true, skipTextToHtml: true });
   const attachments: ParsedAttachment[] = [];
   let headerLines: { key: string; line: string }[] = [];
   let text: string | null = null;
@@ -147,7 +146,6 @@ async function storeAttachment(
   spoolDir: string,
   out: ParsedAttachment[],
 ): Promise<void> {
-  const file = path.join(spoolDir, `${randomUUID()}.part`);
   let head = Buffer.alloc(0);
   const sniff = new Transform({
     transform(chunk: Buffer, _enc, done) {
@@ -155,8 +153,10 @@ async function storeAttachment(
       done(null, chunk);
     },
   });
+  let content: RawMessage;
   try {
-    await pipeline(data.content, sniff, createWriteStream(file, { mode: 0o600 }));
+    data.content.on('error', (err) => sniff.destroy(err));
+    content = await spool(data.content.pipe(sniff), spoolDir);
   } finally {
     data.release?.();
   }
@@ -176,15 +176,15 @@ async function storeAttachment(
     filename: safeFilename(data.filename, position, extension),
     contentType,
     declaredContentType: declared,
-    size: data.size ?? 0,
-    sha256: data.checksum ?? '',
+    size: content.size,
+    sha256: content.sha256,
     contentId: data.cid ?? null,
     inline: data.contentDisposition === 'inline' || Boolean(data.related),
-    file,
+    content,
   });
 }
 
 /** Removes the attachment spool files of a parse result. */
 export async function discardParsed(parsed: Pick<ParsedMessage, 'attachments'>): Promise<void> {
-  await Promise.all(parsed.attachments.map((a) => rm(a.file, { force: true })));
+  await Promise.all(parsed.attachments.map((a) => a.content.discard()));
 }
