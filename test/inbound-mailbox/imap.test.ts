@@ -338,6 +338,10 @@ describe(`IMAP adapter against Dovecot (${driver})`, () => {
         const flagged = (await dc.messageFiles('large')).filter((f) => SEEN.test(f));
         assert.equal(flagged.length, 1, 'only the imported one carries \\Seen');
         assert.deepEqual(await imapAdapter.poll(settings, pollDeps(ctx, limit)), NOTHING, 'not tried again');
+        // the admin raises the limit above the message's size: it is imported now, once
+        assert.deepEqual(await imapAdapter.poll(settings, pollDeps(ctx, big.length)), { ...NOTHING, imported: 1 });
+        assert.deepEqual((await storedHashes(ctx)).sort(), [sha256(small), sha256(big)].sort());
+        assert.equal((await listFailures(ctx.db, settings.account)).length, 0);
       } finally {
         await proxy.close();
       }

@@ -175,7 +175,10 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
     for (const f of failures) {
       if (f.itemKey.startsWith(prefix)) {
         const uid = Number(f.itemKey.slice(prefix.length));
-        if (!f.permanent && Number.isInteger(uid) && uid > 0) retry.add(uid);
+        // a message left as too large is tried again once the limit has been raised above the one it failed at
+        const limitThen = f.permanent ? Number(/limit (\d+)/.exec(f.reason)?.[1] ?? Infinity) : null;
+        const due = !f.permanent || (limitThen !== null && deps.maxBytes > limitThen);
+        if (due && Number.isInteger(uid) && uid > 0) retry.add(uid);
       } else if (checkpoint && checkpoint.uidValidity !== uidValidity && f.itemKey.startsWith(`${checkpoint.uidValidity}:`)) {
         await clearFailure(ctx.db, account, f.itemKey); // keys of the old UIDVALIDITY name nothing any more
       }
