@@ -15,6 +15,7 @@ import { listTasks } from '../services/tasks.js';
 import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
 import { table } from './table.js';
+import { registerTaskListCommands } from './task-list-commands.js';
 
 /** Where a command writes: the terminal, or a buffer sent back over the local admin socket. */
 export interface CliIo {
@@ -421,6 +422,9 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     await revokeToken((await getContext()).db, name);
     io.out(`token ${name} revoked\n`);
   });
+
+  // issue 5: open-task list (tasks open), CSV import (staff import, mapping import), activity-type
+  registerTaskListCommands({ program, tasks, staff: staffCmd, mapping }, io, getContext);
 
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -10,6 +10,8 @@ import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
 import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
+import { adminDataRoutes } from './routes/admin-data.js';
+import { taskListRoutes } from './routes/task-list.js';
 
 type ApiEnv = { Variables: { principal: Principal } };
 
@@ -106,6 +108,9 @@ export function createApp(ctx: AppContext): Hono {
       },
     });
   });
+  // open-task list (before any /tasks/:id route) and reference data: activity types, settings, staff, mappings
+  api.route('/', taskListRoutes(ctx));
+  api.route('/', adminDataRoutes(ctx));
   api.get('/tasks', async (c) => {
     const q = validate(taskListQuery, c.req.query());
     const principal = c.get('principal');
