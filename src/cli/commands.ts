@@ -7,7 +7,7 @@ import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '.
 import { MailboxError } from '../inbound/mailbox/types.js';
 import { LeaseHeldError, setMailbox, showMailbox } from '../services/mailboxes.js';
 import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../services/devices.js';
-import { NotFoundError, ValidationError } from '../services/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listChannelSettings, setImportSettings } from '../services/settings.js';
 import { addMapping, addStaff, listMappings, listStaff } from '../services/staff.js';
@@ -16,6 +16,7 @@ import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
 import { table } from './table.js';
 import { registerTaskListCommands } from './task-list-commands.js';
+import { registerTaskCommands, waitingAfterMapping } from './task-commands.js';
 
 /** Where a command writes: the terminal, or a buffer sent back over the local admin socket. */
 export interface CliIo {
@@ -146,10 +147,13 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .command('add')
     .requiredOption('--from <address>', 'sender address: the e-mail of an active staff record')
     .requiredOption('--to <login>', 'login of an active staff member who gets the task')
+    .option('--route-waiting', 'also route the unassigned tasks already waiting from this sender')
     .option('--json', 'machine-readable output')
-    .action(async (o: { from: string; to: string; json?: boolean }) => {
-      const r = await addMapping((await getContext()).db, o.from, o.to);
-      o.json ? json(io, { from: r.from, to: o.to }) : io.out(`${r.from} → ${o.to}\n`);
+    .action(async (o: { from: string; to: string; routeWaiting?: boolean; json?: boolean }) => {
+      const { db } = await getContext();
+      const r = await addMapping(db, o.from, o.to);
+      const w = await waitingAfterMapping(db, r.from, Boolean(o.routeWaiting));
+      o.json ? json(io, { from: r.from, to: o.to, waiting: w.waiting, routed: w.routed }) : io.out(`${r.from} → ${o.to}\n${w.text}`);
     });
   mapping
     .command('list')
@@ -290,6 +294,9 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         ),
       );
     });
+
+  // issue 5: sync, task actions, history, day view, staff deactivate, mapping route
+  registerTaskCommands({ tasks, staff: staffCmd, mapping }, io, getContext);
 
   const device = program.command('device').description('device accounts for SMTP AUTH (scanners)');
   device
@@ -434,6 +441,10 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     if (err instanceof MailboxTestFailed || err instanceof AlreadyReported) return 1;
     if (err instanceof ValidationError) {
       io.err(`refused (${err.field}): ${err.message}\n`);
+      return 1;
+    }
+    if (err instanceof ForbiddenError) {
+      io.err(`refused (permission): ${err.message}\n`);
       return 1;
     }
     if (err instanceof NotFoundError) {

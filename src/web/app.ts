@@ -5,15 +5,17 @@ import type { AppContext } from '../context.js';
 import { ping } from '../db/client.js';
 import { z } from 'zod';
 import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
-import { NotFoundError, ValidationError } from '../services/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
 import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
 import { adminDataRoutes } from './routes/admin-data.js';
 import { taskListRoutes } from './routes/task-list.js';
+import { taskRoutes } from './routes/tasks.js';
 
-type ApiEnv = { Variables: { principal: Principal } };
+/** Variables of every /api/v1 request: the staff member the bearer token acts as. */
+export type ApiEnv = { Variables: { principal: Principal } };
 
 function streamBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
   const it = chunks[Symbol.asyncIterator]();
@@ -54,6 +56,7 @@ export function createApp(ctx: AppContext): Hono {
   app.onError((err, c) => {
     if (err instanceof NotFoundError) return c.json({ error: err.message }, 404);
     if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field }, 400);
+    if (err instanceof ForbiddenError) return c.json({ error: err.message }, 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
     ctx.log.error({ err: err.message, path: c.req.path }, 'request failed');
     return c.json({ error: 'internal error' }, 500);
@@ -111,6 +114,8 @@ export function createApp(ctx: AppContext): Hono {
   // open-task list (before any /tasks/:id route) and reference data: activity types, settings, staff, mappings
   api.route('/', taskListRoutes(ctx));
   api.route('/', adminDataRoutes(ctx));
+  // sync, day view (GET /tasks?view=day, before the list) and task actions
+  api.route('/', taskRoutes(ctx));
   api.get('/tasks', async (c) => {
     const q = validate(taskListQuery, c.req.query());
     const principal = c.get('principal');
