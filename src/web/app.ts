@@ -41,7 +41,12 @@ document({ method: 'get', path: '/messages', summary: 'stored messages, newest f
 document({ method: 'get', path: '/messages/{id}', summary: 'a message with attachments and receipts', params: idParams });
 document({ method: 'get', path: '/messages/{id}/raw', summary: 'the raw message, byte for byte as received', params: idParams, produces: 'message/rfc822' });
 document({ method: 'get', path: '/attachments/{id}', summary: 'an attachment, as a download under its safe file name', params: idParams, produces: 'application/octet-stream' });
-document({ method: 'get', path: '/tasks', summary: 'tasks, newest first (staff: their own)', query: taskListQuery });
+document({
+  method: 'get',
+  path: '/tasks',
+  summary: 'tasks, newest first (staff: their own); with view=day (and date=YYYY-MM-DD) my day view grouped by activity type',
+  query: taskListQuery.extend({ view: z.literal('day').optional(), date: z.string().optional() }),
+});
 
 /**
  * The HTTP application (hono). Built from the context only, so tests create it with their own

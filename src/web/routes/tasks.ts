@@ -4,7 +4,7 @@ import type { AppContext } from '../../context.js';
 import { syncStaff } from '../../services/claims.js';
 import { ValidationError } from '../../services/errors.js';
 import { assignTask, completeTask, dayView, forwardTask, getTask, reopenTask, taskHistoryFor } from '../../services/task-actions.js';
-import { idParams, validate } from '../api-spec.js';
+import { document, idParams, validate } from '../api-spec.js';
 import type { ApiEnv } from '../app.js';
 
 /** Body of `POST /tasks/:id/forward` and `/assign`: the login of the staff member who gets the task. */
@@ -18,6 +18,14 @@ export const dayViewQuery = z.object({
     .regex(/^\d{4}-\d{2}-\d{2}$/, 'expected a date YYYY-MM-DD')
     .optional(),
 });
+
+document({ method: 'post', path: '/sync', summary: 'claim every open unclaimed task I am a candidate of (first to sync gets it); polls manual-import mailboxes first' });
+document({ method: 'get', path: '/tasks/{id}', summary: 'a task I may see', params: idParams });
+document({ method: 'get', path: '/tasks/{id}/history', summary: 'who did what when on a task', params: idParams });
+document({ method: 'post', path: '/tasks/{id}/complete', summary: 'complete a task (assignee or admin)', params: idParams });
+document({ method: 'post', path: '/tasks/{id}/reopen', summary: 'reopen a completed task', params: idParams });
+document({ method: 'post', path: '/tasks/{id}/forward', summary: 'forward a task to another staff member ("weitergeleitet")', params: idParams, body: taskTargetBody });
+document({ method: 'post', path: '/tasks/{id}/assign', summary: 'assign a task from the unassigned queue', access: 'admin', params: idParams, body: taskTargetBody });
 
 async function jsonBody(c: Context): Promise<unknown> {
   try {
