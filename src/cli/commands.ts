@@ -10,7 +10,7 @@ import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../s
 import { ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listChannelSettings, setImportSettings } from '../services/settings.js';
-import { addMapping, addStaff, listMappings, listStaff } from '../services/staff.js';
+import { addMapping, addStaff, listMappings, listStaff, setStaffPassword } from '../services/staff.js';
 import { listTasks } from '../services/tasks.js';
 import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
@@ -124,6 +124,14 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
       });
       const view = { id: s.id, name: s.name, email: s.email, login: s.login, active: s.active, external: s.external, role: s.role, mailImport: s.mailImport };
       o.json ? json(io, view) : io.out(`added staff ${s.id}: ${s.name} <${s.email}>${s.login ? ` login ${s.login}` : ''}\n`);
+    });
+  staffCmd
+    .command('passwd <login>')
+    .description('set the password the staff member logs in with (argon2id hash stored)')
+    .requiredOption('--password-stdin', 'read the password from standard input')
+    .action(async (login: string) => {
+      await setStaffPassword((await getContext()).db, login, await passwordFromStdin(io));
+      io.out(`password of ${login} set\n`);
     });
   staffCmd
     .command('list')

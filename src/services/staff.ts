@@ -1,3 +1,4 @@
+import { hash, verify } from '@node-rs/argon2';
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/staff.js';
 import { STAFF_ROLES, type StaffRole } from '../db/schema.js';
@@ -51,6 +52,29 @@ export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> 
   const mailImport = input.mailImport ?? login !== null;
   if (mailImport && !login) throw new ValidationError('mailImport', 'only staff with a login can take part in mail import');
   return repo.insertStaff(db, { name, email, active, external: Boolean(input.external), login, role, mailImport });
+}
+
+/** Passwords for the admin and staff logins: at least 10 characters, one line. */
+const MIN_STAFF_PASSWORD = 10;
+
+/**
+ * Sets the password a staff member logs in with (stored as an argon2id hash only).
+ * @throws ValidationError for an unknown/inactive login or a password under 10 characters
+ */
+export async function setStaffPassword(db: Db, login: string, password: string): Promise<void> {
+  const person = await repo.findStaffByLogin(db, login.trim());
+  if (!person) throw new ValidationError('login', `no staff member has the login "${login}"`);
+  if (!person.active) throw new ValidationError('login', `"${person.name}" is not active`);
+  if (password.length < MIN_STAFF_PASSWORD) throw new ValidationError('password', `must have at least ${MIN_STAFF_PASSWORD} characters`);
+  if (/[\r\n]/.test(password)) throw new ValidationError('password', 'must be one line');
+  await repo.setStaffPasswordHash(db, person.id, await hash(password));
+}
+
+/** Checks a staff login and password. @returns the staff record, or null when they do not match or the person is inactive */
+export async function verifyStaffPassword(db: Db, login: string, password: string): Promise<repo.StaffRow | null> {
+  const person = await repo.findStaffByLogin(db, login.trim());
+  if (!person?.passwordHash || !person.active) return null;
+  return (await verify(person.passwordHash, password)) ? person : null;
 }
 
 export const listStaff = repo.listStaff;

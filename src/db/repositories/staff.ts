@@ -21,6 +21,10 @@ export async function findStaffByLogin(db: Db, login: string): Promise<StaffRow 
   return row ?? null;
 }
 
+export async function setStaffPasswordHash(db: Db, id: number, passwordHash: string): Promise<void> {
+  await db.update(staff).set({ passwordHash }).where(eq(staff.id, id));
+}
+
 export async function insertStaff(db: Db, values: typeof staff.$inferInsert): Promise<StaffRow> {
   const [row] = await db.insert(staff).values(values).returning();
   return row!;
