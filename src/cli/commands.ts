@@ -137,16 +137,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .command('list')
     .option('--json', 'machine-readable output')
     .action(async (o: { json?: boolean }) => {
-      const rows = (await listStaff((await getContext()).db)).map((s) => ({
-        id: s.id,
-        name: s.name,
-        email: s.email,
-        login: s.login,
-        active: s.active,
-        external: s.external,
-        role: s.role,
-        mailImport: s.mailImport,
-      }));
+      const rows = await listStaff((await getContext()).db);
       o.json ? json(io, rows) : io.out(table(rows, ['id', 'name', 'email', 'login', 'role', 'active', 'external', 'mailImport']));
     });
 

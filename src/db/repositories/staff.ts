@@ -4,8 +4,22 @@ import { senderMapping, staff } from '../schema.js';
 
 export type StaffRow = typeof staff.$inferSelect;
 
+/** Staff without their password hash: what listings and the API show. */
 export function listStaff(db: Db) {
-  return db.select().from(staff).orderBy(staff.name, staff.id);
+  return db
+    .select({
+      id: staff.id,
+      name: staff.name,
+      email: staff.email,
+      login: staff.login,
+      role: staff.role,
+      active: staff.active,
+      external: staff.external,
+      mailImport: staff.mailImport,
+      createdAt: staff.createdAt,
+    })
+    .from(staff)
+    .orderBy(staff.name, staff.id);
 }
 
 export async function findActiveStaffByEmail(db: Db, email: string): Promise<StaffRow | null> {

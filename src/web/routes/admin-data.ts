@@ -28,21 +28,7 @@ export function adminDataRoutes(ctx: AppContext): Hono<ApiEnv> {
   const r = new Hono<ApiEnv>();
   r.get('/activity-types', async (c) => c.json(await listActivityTypes(db)));
   r.get('/settings', async (c) => c.json(await listChannelSettings(db)));
-  r.get('/staff', adminsOnly, async (c) =>
-    c.json(
-      (await listStaff(db)).map((s) => ({
-        id: s.id,
-        name: s.name,
-        email: s.email,
-        login: s.login,
-        active: s.active,
-        external: s.external,
-        role: s.role,
-        mailImport: s.mailImport,
-        createdAt: s.createdAt,
-      })),
-    ),
-  );
+  r.get('/staff', adminsOnly, async (c) => c.json(await listStaff(db)));
   r.get('/mappings', adminsOnly, async (c) => c.json(await listMappings(db)));
   return r;
 }
