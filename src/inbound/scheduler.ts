@@ -81,7 +81,7 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
     const interval = setting.pollIntervalMinutes * 60_000;
     const failures = (await getHealth(ctx.db, channel))?.consecutiveFailures ?? 0;
     const delay = failures > 0 ? Math.min(interval, FIRST_RETRY_MS * 2 ** (failures - 1)) : interval;
-    timers.set(channel, setTimeout(() => void plan(channel, true), delay).unref());
+    timers.set(channel, setTimeout(() => planSafely(channel), delay).unref());
     if (mailbox.protocol === 'imap' && watch) await ensureWatch(channel);
   }
 
@@ -106,9 +106,17 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
     await w?.stop();
   }
 
-  const onChanged = ({ channel }: { channel: Channel }) => void plan(channel, true);
+  /** Plans a channel; a failure is logged and retried, never allowed to end the process. */
+  function planSafely(channel: Channel): void {
+    plan(channel, true).catch((err: Error) => {
+      log.error({ channel, err: err.message }, 'scheduling failed; retrying');
+      if (!stopped) timers.set(channel, setTimeout(() => planSafely(channel), FIRST_RETRY_MS).unref());
+    });
+  }
+
+  const onChanged = ({ channel }: { channel: Channel }) => planSafely(channel);
   ctx.events.on('mailbox.changed', onChanged);
-  for (const channel of CHANNELS) void plan(channel, true).catch((err: Error) => log.error({ channel, err: err.message }, 'scheduling failed'));
+  for (const channel of CHANNELS) planSafely(channel);
 
   return {
     pollNow,

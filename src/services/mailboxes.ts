@@ -5,7 +5,7 @@ import type { AppContext } from '../context.js';
 import * as repo from '../db/repositories/mailboxes.js';
 import { MAILBOX_PROTOCOLS, MAILBOX_SECURITY, type Channel, type MailboxProtocol, type MailboxSecurity } from '../db/schema.js';
 import { describeMailboxError } from '../inbound/mailbox/connection.js';
-import type { MailboxAdapter, MailboxSettings, PollReport, TestStep } from '../inbound/mailbox/types.js';
+import { MailboxError, type MailboxAdapter, type MailboxSettings, type PollReport, type TestStep } from '../inbound/mailbox/types.js';
 import { publish } from '../events.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { parseChannel } from './validate.js';
@@ -166,11 +166,20 @@ export async function loadMailboxSettings(ctx: AppContext, channel: Channel): Pr
     password: ctx.secrets.decrypt(row.passwordEncrypted, `mailbox:${channel}`),
     folder: row.folder,
     afterImport: row.afterImport,
-    ca: row.caFile ? await readFile(row.caFile, 'utf8') : null,
+    ca: row.caFile ? await readCaFile(row.caFile) : null,
     tlsLegacy: row.tlsLegacy,
     importSince: row.importSince,
     account: `${row.protocol}://${row.username}@${row.host.toLowerCase()}:${row.port}`,
   };
+}
+
+/** @throws MailboxError (step tls) naming the CA file when it cannot be read any more */
+async function readCaFile(file: string): Promise<string> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (err) {
+    throw new MailboxError('tls', `the CA file ${file} cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); set it again with --ca-file`);
+  }
 }
 
 /** How long a poll lease lasts, in seconds; renewed by each poll. */
@@ -190,7 +199,13 @@ export class LeaseHeldError extends Error {
  * @throws NotFoundError (no mailbox), LeaseHeldError, MailboxError (with plain words) on failure
  */
 export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel): Promise<PollReport> {
-  const settings = await loadMailboxSettings(ctx, channel);
+  let settings: MailboxSettings;
+  try {
+    settings = await loadMailboxSettings(ctx, channel);
+  } catch (err) {
+    if (err instanceof MailboxError) await repo.recordPoll(ctx.db, channel, { ok: false, error: `${err.step}: ${err.message}` });
+    throw err;
+  }
   if (!(await repo.takeLease(ctx.db, channel, ctx.instanceId, LEASE_SECONDS))) throw new LeaseHeldError(channel);
   const log = ctx.log.child({ component: settings.protocol, channel });
   try {
@@ -214,7 +229,13 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
  * @throws NotFoundError when the channel has no mailbox
  */
 export async function testMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel): Promise<TestStep[]> {
-  const settings = await loadMailboxSettings(ctx, channel);
+  let settings: MailboxSettings;
+  try {
+    settings = await loadMailboxSettings(ctx, channel);
+  } catch (err) {
+    if (err instanceof MailboxError) return [{ step: err.step, ok: false, detail: err.message }];
+    throw err;
+  }
   const log = ctx.log.child({ component: settings.protocol, channel });
   return adapters[settings.protocol].test(settings, { ctx, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES });
 }

@@ -60,3 +60,24 @@ test('two instances polling the same mailbox at once: one polls, the other is to
   await pollMailbox(secondInstance(), adapters, 'scanner');
   assert.equal(polls, 2);
 });
+
+test('a CA file that disappeared fails the poll and the test in plain words, recorded in health; nothing throws out of the scheduler', async () => {
+  const { mkdtempSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const path = await import('node:path');
+  const { generate } = await import('selfsigned');
+  const { testMailbox } = await import('../../src/services/mailboxes.js');
+  const { getHealth } = await import('../../src/db/repositories/mailboxes.js');
+  const dir = mkdtempSync(path.join(tmpdir(), 'pe-ca-'));
+  const caFile = path.join(dir, 'ca.pem');
+  writeFileSync(caFile, (await generate([{ name: 'commonName', value: 'Intranet CA' }])).cert);
+  await setMailbox(env.ctx, 'general', { protocol: 'imap', host: '127.0.0.1', port: 1993, username: 'u', password: 'p', caFile });
+  rmSync(dir, { recursive: true, force: true });
+  const never: MailboxAdapter = { poll: async () => assert.fail('no poll without settings'), test: async () => assert.fail('no test without settings') };
+  const adapters: MailboxAdapters = { imap: never, pop3: never };
+  await assert.rejects(pollMailbox(env.ctx, adapters, 'general'), /CA file .*ca\.pem cannot be read \(ENOENT\)/);
+  const steps = await testMailbox(env.ctx, adapters, 'general');
+  assert.deepEqual(steps.map((s) => [s.step, s.ok]), [['tls', false]]);
+  const health = await getHealth(env.ctx.db, 'general');
+  assert.match(health!.lastError!, /^tls: the CA file/);
+});
