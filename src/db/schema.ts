@@ -364,3 +364,21 @@ export const taskEvent = pgTable(
   },
   (t) => [index('task_event_task_idx').on(t.taskId)],
 );
+
+/** A browser session of the admin (issue 6); the cookie carries a random token, only its SHA-256 is stored. */
+export const adminSession = pgTable(
+  'admin_session',
+  {
+    tokenSha256: text('token_sha256').primaryKey(),
+    staffId: integer('staff_id')
+      .notNull()
+      .references(() => staff.id, { onDelete: 'cascade' }),
+    /** Synchroniser token for state-changing requests (OWASP CSRF cheat sheet), random per session. */
+    csrfToken: text('csrf_token').notNull(),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+    lastSeenAt: timestamp('last_seen_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Idle expiry, moved forward on use; never past `createdAt` + the absolute lifetime. */
+    expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('admin_session_staff_idx').on(t.staffId), index('admin_session_expires_idx').on(t.expiresAt)],
+);
