@@ -73,6 +73,8 @@ export const message = pgTable(
     html: text('html'),
     /** Why the message could not be read; null when it parsed. */
     parseError: text('parse_error'),
+    /** RFC 3834 loop protection (ingest/auto-reply.ts): bounce | auto-submitted | list | bulk; null for mail from a person. */
+    automated: text('automated'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -381,4 +383,79 @@ export const adminSession = pgTable(
     expiresAt: timestamp('expires_at', { withTimezone: true }).notNull(),
   },
   (t) => [index('admin_session_staff_idx').on(t.staffId), index('admin_session_expires_idx').on(t.expiresAt)],
+);
+
+/** SMTP security of the sending account: implicit TLS (465), STARTTLS (587) or none (25). */
+export const SMTP_SECURITY = ['tls', 'starttls', 'none'] as const;
+export type SmtpSecurity = (typeof SMTP_SECURITY)[number];
+/** SMTP AUTH mechanism of the sending account (RFC 4954, RFC 4616 PLAIN; LOGIN). */
+export const SMTP_AUTH_METHODS = ['none', 'plain', 'login'] as const;
+export type SmtpAuthMethod = (typeof SMTP_AUTH_METHODS)[number];
+
+/** "Versand": the one central SMTP account all mail is sent through (one row, id 1). */
+export const smtpAccount = pgTable('smtp_account', {
+  id: integer('id').primaryKey().default(1),
+  host: text('host').notNull(),
+  port: integer('port').notNull(),
+  security: text('security').$type<SmtpSecurity>().notNull(),
+  auth: text('auth').$type<SmtpAuthMethod>().notNull(),
+  username: text('username'),
+  /** AES-256-GCM ciphertext (see secrets.ts, purpose `smtp:account`); never returned by any command or API. */
+  passwordEncrypted: text('password_encrypted'),
+  /** Address in `From` and the envelope `MAIL FROM`. */
+  fromAddress: text('from_address').notNull(),
+  fromName: text('from_name'),
+  /** PEM file of an intranet CA that signed the server's certificate. */
+  caFile: text('ca_file'),
+  /** Admit TLS 1.0/1.1 servers. */
+  tlsLegacy: boolean('tls_legacy').notNull().default(false),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});
+
+/** Outbox states: queued → sending → sent | failed (a failed one may be queued again by retry). */
+export const OUTBOX_STATES = ['queued', 'sending', 'sent', 'failed'] as const;
+export type OutboxState = (typeof OUTBOX_STATES)[number];
+
+/** A message to send: built once at enqueue (raw bytes in `blob`, Message-ID fixed), sent by the outbox worker. */
+export const outboxMessage = pgTable(
+  'outbox_message',
+  {
+    id: bigserial('id', { mode: 'number' }).primaryKey(),
+    state: text('state').$type<OutboxState>().notNull().default('queued'),
+    /** RFC 5322 Message-ID generated at enqueue, with angle brackets; the same on every attempt. */
+    messageIdHeader: text('message_id_header').notNull(),
+    envelopeFrom: text('envelope_from').notNull(),
+    /** RCPT TO addresses (to, cc and bcc). */
+    envelopeTo: jsonb('envelope_to').$type<string[]>().notNull(),
+    toAddresses: text('to_addresses').notNull(),
+    subject: text('subject').notNull(),
+    /** The RFC 5322 message as built at enqueue; key into `blob`. */
+    rawSha256: text('raw_sha256')
+      .notNull()
+      .references(() => blob.sha256),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    /** Delivery attempts started. */
+    attempts: integer('attempts').notNull().default(0),
+    nextAttemptAt: timestamp('next_attempt_at', { withTimezone: true }).notNull().defaultNow(),
+    /** Lease while `sending`: the instance sending it, until when. */
+    leaseHolder: text('lease_holder'),
+    leaseExpiresAt: timestamp('lease_expires_at', { withTimezone: true }),
+    /** Times a crashed `sending` attempt was taken over after its lease ran out. */
+    recoveries: integer('recoveries').notNull().default(0),
+    /** The server's last reply (acceptance with its queue id, or the refusal), or our description of a connection failure. */
+    lastReply: text('last_reply'),
+    lastAttemptAt: timestamp('last_attempt_at', { withTimezone: true }),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    /** The message this one answers (reply to a task's message). */
+    replyToMessageId: bigint('reply_to_message_id', { mode: 'number' }).references(() => message.id),
+    taskId: bigint('task_id', { mode: 'number' }).references(() => task.id),
+    /** Who queued it; null for the local operator or the gateway itself. */
+    createdBy: integer('created_by').references(() => staff.id),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    uniqueIndex('outbox_message_id_header_idx').on(t.messageIdHeader),
+    index('outbox_due_idx').on(t.nextAttemptAt, t.id).where(sql`${t.state} = 'queued'`),
+    index('outbox_sending_idx').on(t.leaseExpiresAt).where(sql`${t.state} = 'sending'`),
+  ],
 );
