@@ -79,6 +79,17 @@ const schema = z.object({
     .trim()
     .refine((v) => /^[0-9a-fA-F]{64}$/.test(v) || Buffer.from(v, 'base64').length === 32, 'must be 32 bytes, as 64 hex digits or base64')
     .optional(),
+  /** Outbox (issue 7): delivery attempts per message before it fails (temporary failures: 4xx, connection errors, timeouts). */
+  OUTBOX_MAX_ATTEMPTS: count(1).default(10),
+  /** First wait after a temporary failure, seconds; doubled per attempt up to OUTBOX_RETRY_MAX_SECONDS. */
+  OUTBOX_RETRY_BASE_SECONDS: count(1).default(60),
+  OUTBOX_RETRY_MAX_SECONDS: count(1).default(3600),
+  /** How long a claimed message stays leased to one gateway without renewal, seconds (renewed while it is sent). */
+  OUTBOX_LEASE_SECONDS: count(2).default(120),
+  /** The outbox worker also looks for due mail this often, seconds (besides waking on every enqueue). */
+  OUTBOX_POLL_SECONDS: count(1).default(30),
+  /** Connection, greeting and inactivity timeout towards the SMTP server, seconds. */
+  SMTP_SEND_TIMEOUT_SECONDS: count(1).default(60),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 
