@@ -90,6 +90,8 @@ const schema = z.object({
   OUTBOX_POLL_SECONDS: count(1).default(30),
   /** Connection, greeting and inactivity timeout towards the SMTP server, seconds. */
   SMTP_SEND_TIMEOUT_SECONDS: count(1).default(60),
+  /** The HTTP port sits behind a reverse proxy that sets X-Forwarded-Proto/-For (admin: Secure cookies, client address for login throttling). */
+  HTTP_TRUST_PROXY: flag.default(false),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
@@ -33,6 +34,8 @@ export interface AppContext {
   secrets: SecretBox;
   /** Mailbox polling and connection tests; set by whoever owns the adapters (gateway or CLI). */
   mailboxes: MailboxOperations;
+  /** The SMTP listeners, once the gateway started them (absent in the CLI and in tests without a gateway). */
+  listeners?: { smtp: AddressInfo | null; smtpTls: AddressInfo | null };
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
   ingest(raw: RawMessage, source: Source): Promise<IngestResult>;
 }

@@ -102,6 +102,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     const smtp = await listening('SMTP_HOST/SMTP_PORT', receiver.listen(config.SMTP_PORT, config.SMTP_HOST));
     const smtpTls =
       config.SMTP_TLS_PORT !== undefined ? await listening('SMTP_HOST/SMTP_TLS_PORT', receiver.listenTls(config.SMTP_TLS_PORT, config.SMTP_HOST)) : null;
+    ctx.listeners = { smtp, smtpTls };
     const app = createApp(ctx);
     const httpAddress = await listening('HTTP_HOST/HTTP_PORT', new Promise<AddressInfo>((resolve, reject) => {
       httpServer = serve({ fetch: app.fetch, port: config.HTTP_PORT, hostname: config.HTTP_HOST }, (info) => resolve(info));

@@ -10,6 +10,7 @@ import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
 import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
+import { adminRoutes } from './admin/index.js';
 import { adminDataRoutes } from './routes/admin-data.js';
 import { taskListRoutes } from './routes/task-list.js';
 import { taskRoutes } from './routes/tasks.js';
@@ -133,5 +134,7 @@ export function createApp(ctx: AppContext): Hono {
     );
   });
   app.route('/api/v1', api);
+  // the browser admin (issue 6): pages and htmx fragments, every path but /api and /healthz
+  app.route('/', adminRoutes(ctx));
   return app;
 }

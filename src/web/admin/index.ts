@@ -1,0 +1,203 @@
+import { Hono } from 'hono';
+import { every } from 'hono/combine';
+import { getCookie, setCookie } from 'hono/cookie';
+import { languageDetector } from 'hono/language';
+import { secureHeaders } from 'hono/secure-headers';
+import { DashboardPanel } from '../../../views/fragments/DashboardPanel.js';
+import { LANGUAGES } from '../../../views/i18n/index.js';
+import { DashboardPage } from '../../../views/pages/Dashboard.js';
+import { FirstRunPage } from '../../../views/pages/FirstRun.js';
+import { LoginPage } from '../../../views/pages/Login.js';
+import { MessagePage } from '../../../views/pages/Message.js';
+import { NAV } from '../../../views/layouts/Layout.js';
+import type { AppContext } from '../../context.js';
+import { adminExists, createAdmin, createSession, DEFAULT_THROTTLE, endSession, LoginThrottle, newFirstRunCode, sameSecret, verifyStaffPassword, type ThrottleLimits } from '../../services/admin-auth.js';
+import { dashboard } from '../../services/dashboard.js';
+import { ValidationError } from '../../services/errors.js';
+import { checkCsrf, clearSessionCookie, clientAddress, LANGUAGE_COOKIE, loadSession, requireAdmin, requireLogin, sameOrigin, SESSION_COOKIE, setSessionCookie } from './middleware.js';
+import { fragment, isHtmx, page, view, type AdminEnv } from './render.js';
+import { staticRoutes } from './static.js';
+
+export interface AdminOptions {
+  throttle?: ThrottleLimits;
+  /** seconds between the dashboard's htmx polls (default 5) */
+  dashboardPollSeconds?: number;
+}
+
+/** Paths that are not the admin's (the API and the health check keep their own rules). */
+const notAdmin = (path: string) => path === '/healthz' || path === '/api' || path.startsWith('/api/');
+
+/** A local path to return to after login or a language switch (never another site). */
+function localPath(value: unknown): string {
+  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
+}
+
+/**
+ * The browser admin (issue 6): server-rendered hono/jsx pages under views/, htmx from our own
+ * /static. Mounted at `/` beside /api/v1 and /healthz (which it leaves alone).
+ *
+ * Order of the guards: security headers (CSP without inline script, frame-ancestors 'none',
+ * nosniff, Referrer-Policy), language (cookie `lang`, then Accept-Language, German by default),
+ * session from the cookie, same-origin check of state-changing requests; then the public routes
+ * (static files, login, first run, language switch); then login required, CSRF token required on
+ * POST/PUT/PATCH/DELETE; then "Meine Vorgänge" and logout for everybody signed in; then admin
+ * only (403 for staff) for everything registered after, which is where new pages go.
+ */
+export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<AdminEnv> {
+  const admin = new Hono<AdminEnv>();
+  const throttle = new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE);
+  const firstRunCode = newFirstRunCode();
+  void adminExists(ctx.db).then(
+    (exists) => {
+      if (!exists) ctx.log.warn({ firstRunCode }, `no admin yet: open /first-run in a browser and enter the first-run code ${firstRunCode}, or run: posteingang admin create <login>`);
+    },
+    (err: Error) => ctx.log.error({ err: err.message }, 'could not check for an admin'),
+  );
+
+  const guards = every(
+    secureHeaders({
+      contentSecurityPolicy: {
+        defaultSrc: ["'self'"],
+        scriptSrc: ["'self'"],
+        styleSrc: ["'self'"],
+        imgSrc: ["'self'", 'data:'],
+        connectSrc: ["'self'"],
+        formAction: ["'self'"],
+        frameAncestors: ["'none'"],
+        baseUri: ["'none'"],
+        objectSrc: ["'none'"],
+      },
+      xFrameOptions: 'DENY',
+      referrerPolicy: 'same-origin',
+      strictTransportSecurity: false,
+    }),
+    languageDetector({ supportedLanguages: [...LANGUAGES], fallbackLanguage: 'de', order: ['cookie', 'header'], lookupCookie: LANGUAGE_COOKIE, caches: false }),
+    loadSession(ctx),
+    sameOrigin,
+  );
+  admin.use('*', (c, next) => (notAdmin(c.req.path) ? next() : guards(c, next)));
+
+  admin.onError(async (err, c) => {
+    const v = view(c);
+    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalid(err.field, ''), text: v.t.errors.invalid(err.field, err.message) }), 400);
+    if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
+    ctx.log.error({ err: err.message, path: c.req.path }, 'admin request failed');
+    return c.text('internal error', 500);
+  });
+
+  // ---- public: static files, language switch, login, first run
+  admin.route('/', staticRoutes());
+
+  admin.get('/sprache', (c) => {
+    const lang = c.req.query('lang');
+    if (lang && (LANGUAGES as readonly string[]).includes(lang)) {
+      setCookie(c, LANGUAGE_COOKIE, lang, { path: '/', sameSite: 'Lax', maxAge: 365 * 24 * 3600 });
+    }
+    return c.redirect(localPath(c.req.query('back')), 303);
+  });
+
+  admin.get('/login', async (c) => {
+    if (c.get('session')) return c.redirect('/', 303);
+    const v = view(c);
+    const notice = c.req.query('bye') ? v.t.login.loggedOut : undefined;
+    return page(c, LoginPage({ view: v, notice, next: c.req.query('next'), firstRun: !(await adminExists(ctx.db)) }));
+  });
+
+  admin.post('/login', async (c) => {
+    const v = view(c);
+    const form = await c.req.parseBody();
+    const login = typeof form.login === 'string' ? form.login : '';
+    const password = typeof form.password === 'string' ? form.password : '';
+    const next = localPath(form.next);
+    const address = clientAddress(ctx, c);
+    const wait = throttle.blockedFor(login, address);
+    if (wait > 0) {
+      ctx.log.warn({ login, address }, 'admin login throttled');
+      return page(c, LoginPage({ view: v, error: v.t.login.throttled(Math.ceil(wait / 60_000)), login, next }), 429);
+    }
+    const person = login && password ? await verifyStaffPassword(ctx.db, login, password) : null;
+    if (!person) {
+      throttle.fail(login, address);
+      ctx.log.info({ login, address }, 'admin login failed');
+      return page(c, LoginPage({ view: v, error: v.t.login.failed, login, next }), 401);
+    }
+    throttle.succeed(login);
+    const { cookie } = await createSession(ctx.db, person.id);
+    setSessionCookie(ctx, c, cookie);
+    ctx.log.info({ login: person.login, staffId: person.id }, 'admin login');
+    return c.redirect(next === '/' && person.role !== 'admin' ? '/meine-vorgaenge' : next, 303);
+  });
+
+  admin.get('/first-run', async (c) => {
+    const v = view(c);
+    if (await adminExists(ctx.db)) return page(c, MessagePage({ view: v, title: v.t.firstRun.title, text: v.t.firstRun.done }), 404);
+    return page(c, FirstRunPage({ view: v }));
+  });
+
+  admin.post('/first-run', async (c) => {
+    const v = view(c);
+    if (await adminExists(ctx.db)) return page(c, MessagePage({ view: v, title: v.t.firstRun.title, text: v.t.firstRun.done }), 404);
+    const form = await c.req.parseBody();
+    const text = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : '');
+    const values = { name: text('name'), email: text('email'), login: text('login') };
+    const address = clientAddress(ctx, c);
+    const wait = throttle.blockedFor('first-run', address);
+    if (wait > 0) return page(c, FirstRunPage({ view: v, error: v.t.login.throttled(Math.ceil(wait / 60_000)), values }), 429);
+    if (!sameSecret(text('code').trim().toUpperCase(), firstRunCode)) {
+      throttle.fail('first-run', address);
+      return page(c, FirstRunPage({ view: v, error: v.t.firstRun.wrongCode, values }), 403);
+    }
+    if (text('password') !== text('password2')) return page(c, FirstRunPage({ view: v, error: v.t.firstRun.mismatch, values }), 400);
+    let created;
+    try {
+      created = await createAdmin(ctx.db, { ...values, password: text('password') });
+    } catch (err) {
+      if (err instanceof ValidationError) return page(c, FirstRunPage({ view: v, error: v.t.errors.invalid(err.field, err.message), values }), 400);
+      throw err;
+    }
+    ctx.log.info({ login: created.login, staffId: created.id }, 'first admin created on the first-run page');
+    const { cookie } = await createSession(ctx.db, created.id);
+    setSessionCookie(ctx, c, cookie);
+    return c.redirect('/', 303);
+  });
+
+  // ---- everything below needs a session and, for POST/PUT/PATCH/DELETE, the CSRF token
+  admin.use('*', (c, next) => (notAdmin(c.req.path) ? next() : every(requireLogin, checkCsrf)(c, next)));
+
+  admin.post('/logout', async (c) => {
+    const cookie = getCookie(c, SESSION_COOKIE);
+    if (cookie) await endSession(ctx.db, cookie);
+    clearSessionCookie(c);
+    if (isHtmx(c)) {
+      c.header('HX-Redirect', '/login?bye=1');
+      return c.body(null, 204);
+    }
+    return c.redirect('/login?bye=1', 303);
+  });
+
+  admin.get('/meine-vorgaenge', (c) => {
+    const v = view(c);
+    return page(c, MessagePage({ view: v, title: v.t.myTasks.title, text: v.t.myTasks.intro }));
+  });
+
+  // staff without the admin role land on their own tasks
+  admin.get('/', async (c, next) => (c.get('session')?.role === 'admin' ? next() : c.redirect('/meine-vorgaenge', 303)));
+
+  // ---- admin only from here on (403 for staff)
+  admin.use('*', (c, next) => (notAdmin(c.req.path) ? next() : requireAdmin(c, next)));
+
+  admin.get('/', async (c) => {
+    const v = view(c);
+    const model = await dashboard(ctx, new Date(), options.dashboardPollSeconds);
+    return isHtmx(c) ? fragment(c, DashboardPanel({ view: v, model })) : page(c, DashboardPage({ view: v, model }));
+  });
+
+  // placeholders for the pages still to come (navigation in views/layouts/Layout.tsx)
+  for (const path of ['/vorgaenge', '/mitarbeiter', '/adressen', '/taetigkeiten', '/einstellungen']) {
+    admin.get(path, (c) => {
+      const v = view(c);
+      return page(c, MessagePage({ view: v, title: NAV.find((n) => n.href === path)!.label(v), text: v.t.comingSoon }));
+    });
+  }
+  return admin;
+}
