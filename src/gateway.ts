@@ -12,6 +12,7 @@ import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
 import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
 import { authenticateDevice } from './services/devices.js';
 import { imapWatch, mailboxAdapters } from './inbound/mailbox/adapters.js';
+import { clearAllLeases } from './db/repositories/mailboxes.js';
 import { startScheduler, type Scheduler } from './inbound/scheduler.js';
 import { pollMailbox, testMailbox } from './services/mailboxes.js';
 import { lockDataDir } from './lock.js';
@@ -110,6 +111,9 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     }));
     if (!config.DATABASE_URL) socket = await serveAdminSocket(ctx);
     stopBridge = await bridgeEvents(ctx.database, ctx.events);
+    // embedded PGlite: this process is the database's only user (DATA_DIR is locked), so a poll
+    // lease found now was left by a crash and must not block polling for its remaining time
+    if (!config.DATABASE_URL) await clearAllLeases(ctx.db);
     scheduler = startScheduler(ctx, mailboxAdapters, imapWatch);
     ctx.mailboxes.poll = scheduler.pollNow;
     log.info(

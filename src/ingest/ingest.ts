@@ -4,6 +4,7 @@ import type { Db, Tx } from '../db/client.js';
 import { putBlob } from '../db/blobs.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
+import { classifyAutomated } from './auto-reply.js';
 import { fingerprint, rawFingerprint } from './fingerprint.js';
 import { discardParsed, parseMessage, ParseError, type ParsedMessage } from './parse.js';
 import type { RawMessage } from './raw.js';
@@ -133,6 +134,8 @@ async function store(
         text: parsed?.text ?? null,
         html: parsed?.html ?? null,
         parseError,
+        // RFC 3834 loop protection: bounces, auto-replies, list and bulk mail are flagged (ingest/auto-reply.ts)
+        automated: parsed ? (classifyAutomated(parsed.headerLines, source.kind === 'smtp' ? source.envelope.mailFrom : null)?.kind ?? null) : null,
         receivedAt,
       })
       .onConflictDoNothing()
