@@ -15,6 +15,7 @@ import { listTasks } from '../services/tasks.js';
 import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
 import { table } from './table.js';
+import { registerAdminCommands } from './admin-commands.js';
 import { registerTaskListCommands } from './task-list-commands.js';
 import { registerTaskCommands, waitingAfterMapping } from './task-commands.js';
 
@@ -431,6 +432,8 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
 
   // issue 5: open-task list (tasks open), CSV import (staff import, mapping import), activity-type
   registerTaskListCommands({ program, tasks, staff: staffCmd, mapping }, io, getContext);
+  // issue 6: admin create <login> (the browser admin's first admin)
+  registerAdminCommands(program, io, getContext, () => passwordFromStdin(io));
 
   try {
     await program.parseAsync(argv, { from: 'user' });
