@@ -68,11 +68,26 @@ export async function addActivityType(db: Db, name: string): Promise<{ id: numbe
 export async function renameActivityType(db: Db, from: string, to: string): Promise<{ id: number; name: string }> {
   const current = await findByName(db, from.trim());
   if (!current) throw new NotFoundError(`no activity type is named "${from.trim()}"`);
-  const clean = checkName(to, 'to');
+  return rename(db, current.id, to, 'to');
+}
+
+/** Gives type `id` the name `to` (checked as `field`). @throws ValidationError when it breaks the rules or another type has it */
+async function rename(db: Db, id: number, to: string, field: string): Promise<{ id: number; name: string }> {
+  const clean = checkName(to, field);
   const other = await findByName(db, clean);
-  if (other && other.id !== current.id) throw new ValidationError('to', `an activity type named "${other.name}" exists`);
-  const [row] = await db.update(activityType).set({ name: clean }).where(eq(activityType.id, current.id)).returning();
+  if (other && other.id !== id) throw new ValidationError(field, `an activity type named "${other.name}" exists`);
+  const [row] = await db.update(activityType).set({ name: clean }).where(eq(activityType.id, id)).returning();
   return row!;
+}
+
+/**
+ * Renames the activity type with this id (as {@link renameActivityType}; the new name is checked as `name`).
+ * @throws NotFoundError for an unknown id; ValidationError (`name`) when the name breaks the rules or another type has it
+ */
+export async function renameActivityTypeById(db: Db, id: number, name: string): Promise<{ id: number; name: string }> {
+  const [current] = await db.select({ id: activityType.id }).from(activityType).where(eq(activityType.id, id));
+  if (!current) throw new NotFoundError(`no activity type has the id ${id}`);
+  return rename(db, id, name, 'name');
 }
 
 /**

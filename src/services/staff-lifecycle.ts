@@ -1,5 +1,5 @@
 import { and, asc, eq, inArray, isNull, sql } from 'drizzle-orm';
-import type { Db } from '../db/client.js';
+import type { Db, Tx } from '../db/client.js';
 import { message, staff, task, taskCandidate, taskEvent } from '../db/schema.js';
 import { candidatesFor } from '../ingest/route.js';
 import { ValidationError } from './errors.js';
@@ -18,6 +18,69 @@ export interface DeactivationReport {
   unassigned: number[];
   /** open tasks still assigned to this person: an admin forwards them (tasks forward) */
   stillAssigned: number[];
+}
+
+/** Who a lifecycle step acts on. */
+type Person = { id: number; login: string | null; name: string };
+
+/**
+ * Ends a person's candidacies on the open tasks nobody has claimed yet, inside the caller's
+ * transaction: each such task left with no candidate becomes `unassigned` (event `unassigned`),
+ * the others get `candidate-removed`; `reason` goes into the events' detail.
+ * @returns the tasks whose candidacy ended and, of those, the ones now unassigned
+ */
+export async function endUnclaimedCandidacies(tx: Tx, person: Person, actorId: number | null, reason: string): Promise<{ ended: number[]; unassigned: number[] }> {
+  // lock the open unclaimed tasks first: a sync running now either claimed them already (they
+  // no longer match) or skips them while they are locked here
+  const pending = await tx
+    .select({ id: task.id })
+    .from(task)
+    .where(
+      and(
+        eq(task.status, 'open'),
+        isNull(task.assigneeId),
+        sql`exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${person.id})`,
+      ),
+    )
+    .orderBy(asc(task.id))
+    .for('no key update');
+  const ended = pending.map((r) => r.id);
+  const unassigned: number[] = [];
+  if (ended.length) {
+    await tx.delete(taskCandidate).where(and(eq(taskCandidate.staffId, person.id), inArray(taskCandidate.taskId, ended)));
+    const left = await tx
+      .select({ taskId: taskCandidate.taskId })
+      .from(taskCandidate)
+      .where(inArray(taskCandidate.taskId, ended))
+      .groupBy(taskCandidate.taskId);
+    const withCandidates = new Set(left.map((r) => r.taskId));
+    for (const id of ended) if (!withCandidates.has(id)) unassigned.push(id);
+    if (unassigned.length) await tx.update(task).set({ status: 'unassigned' }).where(inArray(task.id, unassigned));
+    const detail = { staffId: person.id, login: person.login, name: person.name, reason };
+    const events = ended.map((taskId) => ({ taskId, actorId, action: withCandidates.has(taskId) ? 'candidate-removed' : 'unassigned', detail }));
+    for (const part of batches(events)) await tx.insert(taskEvent).values(part);
+  }
+  return { ended, unassigned };
+}
+
+/**
+ * Deactivates an active person inside the caller's transaction (see {@link deactivateStaff}).
+ * @returns what happened to their tasks
+ */
+export async function deactivateInTransaction(tx: Tx, person: Person, actorId: number | null): Promise<DeactivationReport> {
+  await tx.update(staff).set({ active: false }).where(eq(staff.id, person.id));
+  const { ended, unassigned } = await endUnclaimedCandidacies(tx, person, actorId, 'deactivated');
+  const assigned = await tx
+    .select({ id: task.id })
+    .from(task)
+    .where(and(eq(task.assigneeId, person.id), eq(task.status, 'open')))
+    .orderBy(asc(task.id));
+  return {
+    staff: { id: person.id, login: person.login, name: person.name },
+    candidaciesEnded: ended,
+    unassigned,
+    stillAssigned: assigned.map((r) => r.id),
+  };
 }
 
 /**
@@ -39,49 +102,7 @@ export async function deactivateStaff(db: Db, who: string, actorId: number | nul
     }
     if (!person) throw new ValidationError('login', `no staff member has the login or active e-mail "${who}"`);
     if (!person.active) throw new ValidationError('login', `"${person.name}" is already inactive`);
-    await tx.update(staff).set({ active: false }).where(eq(staff.id, person.id));
-
-    // lock the open unclaimed tasks first: a sync running now either claimed them already (they
-    // no longer match) or skips them while they are locked here
-    const pending = await tx
-      .select({ id: task.id })
-      .from(task)
-      .where(
-        and(
-          eq(task.status, 'open'),
-          isNull(task.assigneeId),
-          sql`exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${person.id})`,
-        ),
-      )
-      .orderBy(asc(task.id))
-      .for('no key update');
-    const ended = pending.map((r) => r.id);
-    const unassigned: number[] = [];
-    if (ended.length) {
-      await tx.delete(taskCandidate).where(and(eq(taskCandidate.staffId, person.id), inArray(taskCandidate.taskId, ended)));
-      const left = await tx
-        .select({ taskId: taskCandidate.taskId })
-        .from(taskCandidate)
-        .where(inArray(taskCandidate.taskId, ended))
-        .groupBy(taskCandidate.taskId);
-      const withCandidates = new Set(left.map((r) => r.taskId));
-      for (const id of ended) if (!withCandidates.has(id)) unassigned.push(id);
-      if (unassigned.length) await tx.update(task).set({ status: 'unassigned' }).where(inArray(task.id, unassigned));
-      const detail = { staffId: person.id, login: person.login, name: person.name, reason: 'deactivated' };
-      const events = ended.map((taskId) => ({ taskId, actorId, action: withCandidates.has(taskId) ? 'candidate-removed' : 'unassigned', detail }));
-      for (const part of batches(events)) await tx.insert(taskEvent).values(part);
-    }
-    const assigned = await tx
-      .select({ id: task.id })
-      .from(task)
-      .where(and(eq(task.assigneeId, person.id), eq(task.status, 'open')))
-      .orderBy(asc(task.id));
-    return {
-      staff: { id: person.id, login: person.login, name: person.name },
-      candidaciesEnded: ended,
-      unassigned,
-      stillAssigned: assigned.map((r) => r.id),
-    };
+    return deactivateInTransaction(tx, person, actorId);
   });
 }
 
@@ -134,4 +155,17 @@ export async function routeWaitingTasks(db: Db, from: string, actorId: number | 
     }
     return { routed, candidates };
   });
+}
+
+/**
+ * After a mapping from `from` was added (issue 5 item 3): counts the readable tasks from that
+ * sender waiting in the unassigned queue and, when `route` is set, routes them by the mapping
+ * ({@link routeWaitingTasks}).
+ * @returns `waiting`: how many waited; `routed`: the task ids now open with candidates (empty unless `route`)
+ * @throws ValidationError (field `from`) for something that is not an e-mail address
+ */
+export async function routeAfterMapping(db: Db, from: string, route: boolean, actorId: number | null = null): Promise<{ waiting: number; routed: number[] }> {
+  const waiting = await countWaitingTasks(db, from);
+  if (!route || !waiting) return { waiting, routed: [] };
+  return { waiting, routed: (await routeWaitingTasks(db, from, actorId)).routed };
 }

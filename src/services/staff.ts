@@ -2,10 +2,25 @@ import { hash, verify } from '@node-rs/argon2';
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/staff.js';
 import { STAFF_ROLES, type StaffRole } from '../db/schema.js';
-import { ValidationError } from './errors.js';
+import { NotFoundError, ValidationError } from './errors.js';
+import { deactivateInTransaction, endUnclaimedCandidacies, type DeactivationReport } from './staff-lifecycle.js';
 import { normaliseAddress } from './validate.js';
 
 const LOGIN = /^[A-Za-z0-9][A-Za-z0-9._@\\-]{0,63}$/;
+
+/**
+ * A login name for a new or renamed login: trimmed, of letters, digits, `. _ @ \\ -`, at most 64,
+ * not taken by another staff member (case-insensitive).
+ * @param selfId the staff member who keeps or takes the login (a rename to another case is allowed)
+ * @throws ValidationError (field `login`)
+ */
+async function checkLogin(db: Db, value: string, selfId?: number): Promise<string> {
+  const login = value.trim();
+  if (!LOGIN.test(login)) throw new ValidationError('login', `"${value}" is not a login name (letters, digits, . _ @ \\ -, at most 64)`);
+  const other = await repo.findStaffByLogin(db, login);
+  if (other && other.id !== selfId) throw new ValidationError('login', `the login "${login}" is taken`);
+  return login;
+}
 
 export interface NewStaff {
   /** "Nachname, Vorname" */
@@ -40,11 +55,7 @@ export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> 
   let login: string | null = null;
   if (input.login !== undefined) {
     if (input.external) throw new ValidationError('login', 'an external person has no login (no licence)');
-    login = input.login.trim();
-    if (!LOGIN.test(login)) {
-      throw new ValidationError('login', `"${input.login}" is not a login name (letters, digits, . _ @ \\ -, at most 64)`);
-    }
-    if (await repo.findStaffByLogin(db, login)) throw new ValidationError('login', `the login "${login}" is taken`);
+    login = await checkLogin(db, input.login);
   }
   const role = input.role ?? 'staff';
   if (!(STAFF_ROLES as readonly string[]).includes(role)) throw new ValidationError('role', `"${role}" is not a role; use admin or staff`);
@@ -86,10 +97,11 @@ export const listMappings = repo.listMappings;
  * free-text address); `to` must be an active staff member with a login and the permission
  * `mail.import` ("E-Mails automatisch einlesen"). One `from` may map to
  * several people; each pair once.
- * @param to the login of the staff member
+ * @param to the login of the staff member, or their id
+ * @returns the new row's id, the lower-cased sender and the target's id
  * @throws ValidationError naming the rule that was broken
  */
-export async function addMapping(db: Db, from: string, to: string): Promise<{ from: string; toStaffId: number }> {
+export async function addMapping(db: Db, from: string, to: string | number): Promise<{ id: number; from: string; toStaffId: number }> {
   const address = normaliseAddress(from, 'from');
   if (!(await repo.findActiveStaffByEmail(db, address))) {
     throw new ValidationError(
@@ -97,12 +109,127 @@ export async function addMapping(db: Db, from: string, to: string): Promise<{ fr
       `${address} is not the e-mail address of an active staff record; add the sender first (staff add, with --external for people without a login)`,
     );
   }
-  const target = await repo.findStaffByLogin(db, to.trim());
-  if (!target) throw new ValidationError('to', `no staff member has the login "${to}"`);
+  const target = typeof to === 'number' ? await repo.findStaffById(db, to) : await repo.findStaffByLogin(db, to.trim());
+  if (!target) throw new ValidationError('to', typeof to === 'number' ? `no staff member has the id ${to}` : `no staff member has the login "${to}"`);
   if (!target.active) throw new ValidationError('to', `"${target.name}" is not active`);
+  if (!target.login) throw new ValidationError('to', `"${target.name}" has no login: only staff with a login receive tasks`);
   if (!target.mailImport) throw new ValidationError('to', `"${target.name}" lacks the permission mail.import ("E-Mails automatisch einlesen")`);
-  if (!(await repo.insertMapping(db, address, target.id))) {
-    throw new ValidationError('to', `${address} is already mapped to "${target.name}"`);
-  }
-  return { from: address, toStaffId: target.id };
+  const id = await repo.insertMapping(db, address, target.id);
+  if (id === null) throw new ValidationError('to', `${address} is already mapped to "${target.name}"`);
+  return { id, from: address, toStaffId: target.id };
+}
+
+/**
+ * Removes a sender mapping row. Routing of new mail follows at once; candidacies already given
+ * on existing tasks stay (route or forward those by hand).
+ * @returns the removed row (id, from, toStaffId, toLogin, toName)
+ * @throws NotFoundError for an unknown id
+ */
+export async function removeMapping(db: Db, id: number) {
+  const row = await repo.findMappingById(db, id);
+  if (!row || !(await repo.deleteMapping(db, id))) throw new NotFoundError(`no mapping has the id ${id}`);
+  return row;
+}
+
+/** A staff member without the password hash. @throws NotFoundError for an unknown id */
+export async function getStaff(db: Db, id: number): Promise<repo.PublicStaffRow> {
+  const row = await repo.findPublicStaffById(db, id);
+  if (!row) throw new NotFoundError(`no staff member has the id ${id}`);
+  return row;
+}
+
+/** Changes to a staff record; absent fields stay as they are. */
+export interface StaffChanges {
+  name?: string;
+  email?: string;
+  /** a new login name, or null to remove the login (the person can then no longer receive tasks) */
+  login?: string | null;
+  external?: boolean;
+  /** "Aktuell": false deactivates like {@link deactivateStaff}, true reactivates */
+  active?: boolean;
+  role?: StaffRole;
+  mailImport?: boolean;
+}
+
+/** What {@link updateStaff} did. */
+export interface StaffUpdate {
+  staff: repo.PublicStaffRow;
+  /** present when the change deactivated the person */
+  deactivation?: DeactivationReport;
+  /** present when an active person lost their login or mail.import: their unclaimed candidacies ended */
+  candidacies?: { ended: number[]; unassigned: number[] };
+}
+
+/**
+ * Changes a staff record under the rules of {@link addStaff}, in one transaction with the row locked:
+ * a name; a valid e-mail, unique among active staff (case-insensitive, also checked on reactivation);
+ * an external person has no login; a login is unique; an admin has a login; mail.import needs a
+ * login (removing the login without naming mailImport turns it off). `active: false` deactivates
+ * (issue 5 item 1: unclaimed candidacies end, tasks left with no candidate become unassigned); an
+ * active person who loses the login or mail.import has their unclaimed candidacies ended the same
+ * way. Nobody can deactivate themselves or take away their own admin role.
+ * @param actorId the admin doing it (history, and the self-protection rule), or null for the local operator
+ * @throws NotFoundError for an unknown id; ValidationError naming the field and the rule
+ */
+export async function updateStaff(db: Db, id: number, changes: StaffChanges, actorId: number | null = null): Promise<StaffUpdate> {
+  return db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    const current = await repo.findStaffById(t, id, true);
+    if (!current) throw new NotFoundError(`no staff member has the id ${id}`);
+    const next = { ...current };
+    if (changes.name !== undefined) {
+      next.name = changes.name.trim();
+      if (!next.name) throw new ValidationError('name', 'a name is required ("Nachname, Vorname")');
+    }
+    if (changes.email !== undefined) next.email = normaliseAddress(changes.email, 'email');
+    if (changes.login !== undefined) {
+      next.login = changes.login === null || changes.login.trim() === '' ? null : await checkLogin(t, changes.login, id);
+      if (!next.login && changes.mailImport === undefined) next.mailImport = false;
+    }
+    if (changes.external !== undefined) next.external = changes.external;
+    if (changes.active !== undefined) next.active = changes.active;
+    if (changes.role !== undefined) {
+      if (!(STAFF_ROLES as readonly string[]).includes(changes.role)) throw new ValidationError('role', `"${changes.role}" is not a role; use admin or staff`);
+      next.role = changes.role;
+    }
+    if (changes.mailImport !== undefined) next.mailImport = changes.mailImport;
+
+    if (next.external && next.login) {
+      throw new ValidationError(changes.login ? 'login' : 'external', 'an external person has no login (no licence); remove the login (login: null)');
+    }
+    if (next.role === 'admin' && !next.login) throw new ValidationError(changes.role ? 'role' : 'login', 'an admin needs a login');
+    if (next.mailImport && !next.login) throw new ValidationError(changes.mailImport ? 'mailImport' : 'login', 'only staff with a login can take part in mail import');
+    if (actorId === id && !next.active && current.active) throw new ValidationError('active', 'you cannot deactivate yourself');
+    if (actorId === id && next.role !== 'admin' && current.role === 'admin') throw new ValidationError('role', 'you cannot take away your own admin role');
+    if (next.active && (!current.active || next.email.toLowerCase() !== current.email.toLowerCase())) {
+      const other = await repo.findActiveStaffByEmail(t, next.email);
+      if (other && other.id !== id) {
+        throw new ValidationError(changes.email !== undefined ? 'email' : 'active', `${next.email} already belongs to the active staff record "${other.name}"`);
+      }
+    }
+
+    const { name, email, login, external, role, mailImport } = next;
+    // deactivation goes through the staff lifecycle (which sets active=false itself)
+    const deactivating = current.active && !next.active;
+    const row = (await repo.updateStaffRow(t, id, { name, email, login, external, role, mailImport, active: deactivating ? true : next.active }))!;
+    const result: StaffUpdate = { staff: row };
+    if (deactivating) {
+      result.deactivation = await deactivateInTransaction(tx, row, actorId);
+      result.staff = { ...row, active: false };
+    } else if (current.active && next.active && current.login && current.mailImport && !(next.login && next.mailImport)) {
+      result.candidacies = await endUnclaimedCandidacies(tx, row, actorId, next.login ? 'mail.import revoked' : 'login removed');
+    }
+    return result;
+  });
+}
+
+/**
+ * Sets the password of the staff member with this id (see {@link setStaffPassword}).
+ * @throws NotFoundError for an unknown id; ValidationError (`login`) for a person without a login
+ */
+export async function setStaffPasswordById(db: Db, id: number, password: string): Promise<void> {
+  const person = await repo.findStaffById(db, id);
+  if (!person) throw new NotFoundError(`no staff member has the id ${id}`);
+  if (!person.login) throw new ValidationError('login', `"${person.name}" has no login to set a password for`);
+  await setStaffPassword(db, person.login, password);
 }

@@ -1,3 +1,4 @@
+import type { Context } from 'hono';
 import { z } from 'zod';
 import { ValidationError } from '../services/errors.js';
 
@@ -12,6 +13,10 @@ export interface Operation {
   params?: z.ZodObject;
   query?: z.ZodObject;
   body?: z.ZodType;
+  /** media type of a non-JSON request body (e.g. `text/csv`); documented as a string of that type */
+  consumes?: string;
+  /** status of a successful answer when not 200 (e.g. 201 for a created record) */
+  successStatus?: number;
   /** JSON response; omit for non-JSON responses and describe them in `produces` */
   response?: z.ZodType;
   produces?: string;
@@ -33,7 +38,9 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown): z.infe
   const result = schema.safeParse(value);
   if (result.success) return result.data;
   const issue = result.error.issues[0]!;
-  throw new ValidationError(issue.path.join('.') || 'body', issue.message);
+  // an unknown key (strict objects) is named itself, not its parent object
+  const path = issue.code === 'unrecognized_keys' ? [...issue.path, issue.keys[0]!] : issue.path;
+  throw new ValidationError(path.join('.') || 'body', issue.message);
 }
 
 function parameters(kind: 'path' | 'query', schema: z.ZodObject | undefined) {
@@ -55,7 +62,7 @@ export function openApiDocument(): Record<string, unknown> {
   const paths: Record<string, Record<string, unknown>> = {};
   for (const op of operations) {
     const responses: Record<string, unknown> = {
-      '200': op.response
+      [String(op.successStatus ?? 200)]: op.response
         ? { description: 'OK', content: { 'application/json': { schema: z.toJSONSchema(op.response, { io: 'output', unrepresentable: 'any' }) } } }
         : { description: 'OK', content: { [op.produces ?? 'application/octet-stream']: {} } },
       '400': { description: 'invalid input: `{ error, field }`' },
@@ -70,7 +77,9 @@ export function openApiDocument(): Record<string, unknown> {
       parameters: [...parameters('path', op.params), ...parameters('query', op.query)],
       ...(op.body
         ? { requestBody: { required: true, content: { 'application/json': { schema: z.toJSONSchema(op.body, { io: 'input', unrepresentable: 'any' }) } } } }
-        : {}),
+        : op.consumes
+          ? { requestBody: { required: true, content: { [op.consumes]: { schema: { type: 'string' } } } } }
+          : {}),
       responses,
     };
   }
@@ -87,6 +96,18 @@ export const pagingQuery = z.object({
   limit: z.coerce.number().int().min(1).max(1000).default(100),
   offset: z.coerce.number().int().min(0).default(0),
 });
+
+/**
+ * The request body parsed as JSON, for {@link validate}.
+ * @throws ValidationError (`body`) when it is not JSON
+ */
+export async function jsonBody(c: Context): Promise<unknown> {
+  try {
+    return await c.req.json();
+  } catch {
+    throw new ValidationError('body', 'expected a JSON object (Content-Type: application/json)');
+  }
+}
 
 /** A positive id in the path. */
 export const idParams = z.object({ id: z.coerce.number().int().min(1) });
