@@ -10,6 +10,8 @@ command -v swaks >/dev/null 2>&1 || need+=(swaks)
 if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/imap ]; then need+=(dovecot-imapd); fi
 if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/pop3 ]; then need+=(dovecot-pop3d); fi
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# Postfix only for its smtp-sink (a plain SMTP sink for the outbox tests); no mail system is configured or started
+[ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then need+=(docker-compose); fi
 [ ${#need[@]} -eq 0 ] && exit 0
 echo "Installing test dependencies from Debian: ${need[*]}" >&2
@@ -19,6 +21,16 @@ if [ "$(id -u)" -ne 0 ]; then
   sudo="sudo"
 fi
 export DEBIAN_FRONTEND=noninteractive
+# postfix: "No configuration", and no daemon started by the package (policy-rc.d answers 101 while installing),
+# so that nothing listens on port 25 afterwards
+if [[ " ${need[*]} " == *" postfix "* ]]; then
+  echo "postfix postfix/main_mailer_type select No configuration" | $sudo debconf-set-selections
+  if [ ! -e /usr/sbin/policy-rc.d ]; then
+    printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+    $sudo chmod 755 /usr/sbin/policy-rc.d
+    trap '$sudo rm -f /usr/sbin/policy-rc.d' EXIT
+  fi
+fi
 $sudo apt-get install -y -qq "${need[@]}" >/dev/null 2>&1 || {
   $sudo apt-get update -qq >/dev/null
   $sudo apt-get install -y -qq "${need[@]}" >/dev/null

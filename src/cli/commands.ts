@@ -333,11 +333,11 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .description('create or change the mailbox of a channel; unset options keep their value')
     .addOption(new Option('--protocol <protocol>').choices(['imap', 'pop3']))
     .option('--host <host>', 'server host name or address')
-    .option('--port <port>', 'default: IMAP 993/143, POP3 995/110 by security')
+    .option('--port <port>', 'default: IMAP 993/143, POP3 995/110 by security ("" sets the default again)')
     .addOption(new Option('--security <mode>', 'implicit TLS, STARTTLS or none').choices(['tls', 'starttls', 'none']))
     .option('--user <name>', 'user name, passed as given (AGENCY\\scan, scan@agency.example)')
     .option('--password-stdin', 'read the password from standard input')
-    .option('--folder <folder>', 'IMAP folder (default INBOX)')
+    .option('--folder <folder>', 'IMAP folder (default INBOX); POP3 has none')
     .option('--after-import <action>', 'IMAP: seen (default), move:<folder>, delete, keep; POP3: delete (default), keep')
     .option('--ca-file <path>', 'PEM file of the CA that signed the server certificate ("" removes it)')
     .addOption(yesNo('--tls-legacy <yes|no>', 'admit TLS 1.0/1.1 for an old server (OpenSSL security level 0)'))
@@ -377,7 +377,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         }
         const h = m.health;
         io.out(
-          `${c}: ${m.protocol} ${m.username} @ ${m.host}:${m.port} (${m.security}), folder ${m.folder}, after import ${m.afterImport}` +
+          `${c}: ${m.protocol} ${m.username} @ ${m.host}:${m.port} (${m.security})${m.folder === null ? '' : `, folder ${m.folder}`}, after import ${m.afterImport}` +
             `${m.enabled ? '' : ', DISABLED'}\n  last success ${h?.lastSuccessAt?.toISOString() ?? 'never'}, ` +
             `failures in a row ${h?.consecutiveFailures ?? 0}, imported ${h?.importedTotal ?? 0}` +
             `${h?.lastError ? `\n  last error ${h.lastErrorAt?.toISOString()}: ${h.lastError}` : ''}\n`,
@@ -401,8 +401,11 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
     .option('--json', 'machine-readable output')
     .action(async (channel: string, o: { json?: boolean }) => {
       const ctx = await getContext();
+      const c = parseChannel(channel);
+      const shown = await showMailbox(ctx, c);
+      if (shown && !shown.enabled) io.err(`note: the ${c} mailbox is disabled (--enabled no); polled once because you asked\n`);
       try {
-        const report = await ctx.mailboxes.poll(parseChannel(channel));
+        const report = await ctx.mailboxes.poll(c);
         o.json ? json(io, report) : io.out(`imported ${report.imported}, already stored ${report.duplicates}, failed ${report.failed}, too large ${report.tooLarge}, skipped ${report.skipped}\n`);
       } catch (err) {
         if (err instanceof MailboxError || err instanceof LeaseHeldError) throw new ValidationError(err instanceof MailboxError ? err.step : 'lease', err.message);
