@@ -13,6 +13,7 @@ import { document, idParams, openApiDocument, pagingQuery, validate } from './ap
 import { adminRoutes } from './admin/index.js';
 import { adminDataRoutes } from './routes/admin-data.js';
 import { taskListRoutes } from './routes/task-list.js';
+import { outboxRoutes } from './routes/outbox.js';
 import { taskRoutes } from './routes/tasks.js';
 
 /** Variables of every /api/v1 request: the staff member the bearer token acts as. */
@@ -122,6 +123,8 @@ export function createApp(ctx: AppContext): Hono {
   api.route('/', adminDataRoutes(ctx));
   // sync, day view (GET /tasks?view=day, before the list) and task actions
   api.route('/', taskRoutes(ctx));
+  // issue 7: outbox and replies to a task's message
+  api.route('/', outboxRoutes(ctx));
   api.get('/tasks', async (c) => {
     const q = validate(taskListQuery, c.req.query());
     const principal = c.get('principal');
