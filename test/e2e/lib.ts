@@ -1,0 +1,87 @@
+/**
+ * Browser end-to-end helpers for the admin (issue 6): a real gateway (test/helpers/env.ts
+ * testGateway, the suite's database driver) and Debian's chromium driven by playwright-core
+ * (never a downloaded browser), a login helper and a recorder that saves a full-page screenshot of
+ * every page a test visits under test-output/screenshots/ (for a reviewer to look at).
+ */
+import { mkdirSync } from 'node:fs';
+import path from 'node:path';
+import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
+import { createAdmin } from '../../src/services/admin-auth.js';
+import { addStaff, setStaffPassword } from '../../src/services/staff.js';
+import { ROOT } from '../helpers/cli.js';
+import { driver, testGateway } from '../helpers/env.js';
+
+export const SCREENSHOT_DIR = path.join(ROOT, 'test-output', 'screenshots');
+
+/** Launches Debian's chromium (/usr/bin/chromium, installed by scripts/install-test-deps.sh). */
+export function launchBrowser(): Promise<Browser> {
+  return chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+  });
+}
+
+export const ADMIN = { login: 'admin', password: 'Rathaus-Admin-2026', name: 'Admin, Anna', email: 'anna.admin@rathaus.example' };
+export const STAFF = { login: 'susi', password: 'Susi-Sachbearbeitung-1', name: 'Weiß, Susi', email: 'susi.weiss@rathaus.example' };
+
+/**
+ * A running gateway with an admin (ADMIN) and a staff member without the admin role (STAFF),
+ * both with passwords; `base` is its HTTP address (`http://127.0.0.1:<port>`).
+ */
+export async function adminGateway(env: Record<string, string> = {}) {
+  const g = await testGateway(env);
+  const { db } = g.gateway.ctx;
+  await createAdmin(db, ADMIN);
+  await addStaff(db, { name: STAFF.name, email: STAFF.email, login: STAFF.login });
+  await setStaffPassword(db, STAFF.login, STAFF.password);
+  return { ...g, ctx: g.gateway.ctx, base: `http://127.0.0.1:${g.gateway.http.port}` };
+}
+
+/** Logs in through the login form; resolves once the page after login has loaded. */
+export async function login(page: Page, base: string, who: { login: string; password: string }): Promise<void> {
+  await page.goto(`${base}/login`);
+  await page.getByLabel(/Anmeldename|Login name/).fill(who.login);
+  await page.getByLabel(/^(Passwort|Password)$/).fill(who.password);
+  await Promise.all([page.waitForURL((u) => u.pathname !== '/login'), page.getByRole('button', { name: /^(Anmelden|Log in)$/ }).click()]);
+}
+
+/** The session cookie of a browser context as a `Cookie` header value, for requests with fetch. */
+export async function sessionCookie(context: BrowserContext): Promise<string> {
+  const c = (await context.cookies()).find((x) => x.name === 'pe_session');
+  if (!c) throw new Error('no session cookie in the browser');
+  return `${c.name}=${c.value}`;
+}
+
+/**
+ * Saves a full-page screenshot of every page the tab loads, as
+ * test-output/screenshots/<driver>-<prefix>-<nn>-<path>.png. Call `flush()` before closing the tab.
+ * `shoot(label)` saves one now (e.g. after an htmx swap, which loads no page).
+ */
+export function recordPages(page: Page, prefix: string) {
+  mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  let n = 0;
+  const pending: Promise<unknown>[] = [];
+  const shoot = (label: string) => {
+    const slug = label.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-|-$/g, '') || 'root';
+    const file = path.join(SCREENSHOT_DIR, `${driver}-${prefix}-${String(++n).padStart(2, '0')}-${slug}.png`);
+    const p = page.screenshot({ path: file, fullPage: true }).catch(() => {});
+    pending.push(p);
+    return p;
+  };
+  page.on('load', () => void shoot(new URL(page.url()).pathname));
+  return {
+    shoot,
+    async flush() {
+      await Promise.all(pending);
+    },
+  };
+}
+
+/** Inline script in the current page: `<script>` without src and `on…=` handler attributes (CSP forbids both). */
+export function inlineScripts(page: Page): Promise<{ scripts: number; handlers: string[] }> {
+  return page.evaluate(() => ({
+    scripts: document.querySelectorAll('script:not([src])').length,
+    handlers: [...document.querySelectorAll('*')].flatMap((e) => [...e.attributes].filter((a) => a.name.toLowerCase().startsWith('on')).map((a) => `${e.tagName}@${a.name}`)),
+  }));
+}
