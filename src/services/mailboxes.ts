@@ -32,6 +32,11 @@ function checkAfterImport(protocol: MailboxProtocol, value: string): string {
   throw new ValidationError('afterImport', `"${value}" is not an after-import action for IMAP; use seen, move:<folder>, delete or keep`);
 }
 
+/** IMAP folder names compare exactly, except INBOX, which is case-insensitive (RFC 3501 §5.1). */
+function sameFolder(a: string, b: string): boolean {
+  return a === b || (a.toUpperCase() === 'INBOX' && b.toUpperCase() === 'INBOX');
+}
+
 function oneLine(value: string, field: string): string {
   if (/[\r\n\0]/.test(value)) throw new ValidationError(field, 'must be one line');
   return value;
@@ -75,10 +80,11 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
   if (!host) throw new ValidationError('host', 'a host name or address is required');
   if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) throw new ValidationError('host', `"${host}" is not a host name or IP address`);
   let port: number;
-  if (input.port !== undefined && input.port !== '') {
-    port = Number(input.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError('port', `"${input.port}" is not a port (1–65535)`);
-  } else if (current && input.protocol === undefined && input.security === undefined) {
+  const portText = typeof input.port === 'string' ? input.port.trim() : input.port;
+  if (portText !== undefined && portText !== '') {
+    port = Number(portText);
+    if (!/^\d+$/.test(String(portText)) || !Number.isInteger(port) || port < 1 || port > 65535) throw new ValidationError('port', `"${input.port}" is not a port (1–65535)`);
+  } else if (portText === undefined && current && input.protocol === undefined && input.security === undefined) {
     port = current.port;
   } else {
     port = defaultPort(protocol, security);
@@ -88,10 +94,16 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
   let passwordEncrypted = current?.passwordEncrypted;
   if (input.password) passwordEncrypted = ctx.secrets.encrypt(oneLine(input.password, 'password'), `mailbox:${channel}`);
   if (!passwordEncrypted) throw new ValidationError('password', 'a new mailbox needs a password');
-  const folder = oneLine((input.folder ?? current?.folder ?? 'INBOX').trim(), 'folder');
+  if (protocol === 'pop3' && input.folder !== undefined && input.folder.trim().toUpperCase() !== 'INBOX') {
+    throw new ValidationError('folder', 'POP3 has no folders: the server hands out the one mailbox of the user; leave the folder out');
+  }
+  const folder = protocol === 'pop3' ? 'INBOX' : oneLine((input.folder ?? current?.folder ?? 'INBOX').trim(), 'folder');
   if (!folder) throw new ValidationError('folder', 'must not be empty');
   const keepAfter = current && (input.protocol === undefined || input.protocol === current.protocol);
   const afterImport = checkAfterImport(protocol, input.afterImport ?? (keepAfter ? current.afterImport : DEFAULT_AFTER_IMPORT[protocol]));
+  if (afterImport.startsWith('move:') && sameFolder(afterImport.slice(5), folder)) {
+    throw new ValidationError('afterImport', `"${afterImport}" moves each message into the folder being polled (${folder}), so it would be read again and again; choose another folder`);
+  }
   let caFile = current?.caFile ?? null;
   if (input.caFile !== undefined) {
     caFile = input.caFile.trim() ? path.resolve(input.caFile.trim()) : null;
@@ -135,6 +147,8 @@ export async function showMailbox(ctx: AppContext, channel: Channel) {
   const health = await repo.getHealth(ctx.db, channel);
   return {
     ...visible,
+    // POP3 has no folders (RFC 1939): nothing to show
+    folder: row.protocol === 'pop3' ? null : row.folder,
     hasPassword: true,
     health: health
       ? {
@@ -182,8 +196,12 @@ async function readCaFile(file: string): Promise<string> {
   }
 }
 
-/** How long a poll lease lasts, in seconds; renewed by each poll. */
-const LEASE_SECONDS = 600;
+/**
+ * How long a poll lease lasts, in seconds. A running poll renews it every LEASE_RENEW_SECONDS, so a
+ * lease left by a crashed instance blocks the other instances for at most this long.
+ */
+export const LEASE_SECONDS = 90;
+const LEASE_RENEW_SECONDS = 30;
 
 /** A poll did not run because another gateway instance holds the mailbox's lease. */
 export class LeaseHeldError extends Error {
@@ -195,10 +213,13 @@ export class LeaseHeldError extends Error {
 
 /**
  * Polls the mailbox of a channel once, through the adapter for its protocol, holding the
- * channel's lease so that replicas never poll in parallel; records the outcome in its health.
+ * channel's lease so that replicas never poll in parallel (renewed while the poll runs; a poll
+ * whose lease was lost stops between messages); records the outcome in its health and counts
+ * each new message as it is committed.
+ * @param signal aborting it stops the poll between two messages (shutdown, changed settings)
  * @throws NotFoundError (no mailbox), LeaseHeldError, MailboxError (with plain words) on failure
  */
-export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel): Promise<PollReport> {
+export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel, signal?: AbortSignal): Promise<PollReport> {
   let settings: MailboxSettings;
   try {
     settings = await loadMailboxSettings(ctx, channel);
@@ -208,9 +229,32 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
   }
   if (!(await repo.takeLease(ctx.db, channel, ctx.instanceId, LEASE_SECONDS))) throw new LeaseHeldError(channel);
   const log = ctx.log.child({ component: settings.protocol, channel });
+  const stop = new AbortController();
+  const onAbort = () => stop.abort();
+  signal?.addEventListener('abort', onAbort);
+  if (signal?.aborted) stop.abort();
+  const renew = setInterval(() => {
+    repo.takeLease(ctx.db, channel, ctx.instanceId, LEASE_SECONDS).then(
+      (held) => {
+        if (!held && !stop.signal.aborted) {
+          log.warn('the poll lease was taken over by another instance; stopping this poll');
+          stop.abort();
+        }
+      },
+      (err: Error) => log.warn({ err: err.message }, 'could not renew the poll lease'),
+    );
+  }, LEASE_RENEW_SECONDS * 1000);
+  const counted: AppContext = {
+    ...ctx,
+    ingest: async (raw, source) => {
+      const result = await ctx.ingest(raw, source);
+      if (!result.duplicate) await repo.countImported(ctx.db, channel);
+      return result;
+    },
+  };
   try {
-    const report = await adapters[settings.protocol].poll(settings, { ctx, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES });
-    await repo.recordPoll(ctx.db, channel, { ok: true, imported: report.imported });
+    const report = await adapters[settings.protocol].poll(settings, { ctx: counted, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES, signal: stop.signal });
+    await repo.recordPoll(ctx.db, channel, { ok: true });
     log.info({ ...report }, 'mailbox polled');
     return report;
   } catch (err) {
@@ -219,6 +263,8 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
     log.warn({ step: error.step, err: error.message }, 'mailbox poll failed');
     throw error;
   } finally {
+    clearInterval(renew);
+    signal?.removeEventListener('abort', onAbort);
     await repo.releaseLease(ctx.db, channel, ctx.instanceId);
   }
 }

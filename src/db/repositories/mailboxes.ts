@@ -57,8 +57,25 @@ export async function releaseLease(db: Db, channel: Channel, holder: string): Pr
     .where(and(eq(mailboxHealth.channel, channel), eq(mailboxHealth.leaseHolder, holder)));
 }
 
-/** Records the outcome of one poll. */
-export async function recordPoll(db: Db, channel: Channel, outcome: { ok: true; imported: number } | { ok: false; error: string }): Promise<void> {
+/**
+ * Drops every poll lease. Only for a gateway that is the database's sole user (embedded PGlite,
+ * whose data directory is locked to one process): a lease found at its start was left by a crash.
+ */
+export async function clearAllLeases(db: Db): Promise<void> {
+  await db.update(mailboxHealth).set({ leaseHolder: null, leaseExpiresAt: null });
+}
+
+/** Counts one newly imported message of a channel (at once, so a poll cut short still counts). */
+export async function countImported(db: Db, channel: Channel, n = 1): Promise<void> {
+  await db.insert(mailboxHealth).values({ channel }).onConflictDoNothing();
+  await db
+    .update(mailboxHealth)
+    .set({ importedTotal: sql`${mailboxHealth.importedTotal} + ${n}` })
+    .where(eq(mailboxHealth.channel, channel));
+}
+
+/** Records the outcome of one poll (its imports are counted one by one with countImported). */
+export async function recordPoll(db: Db, channel: Channel, outcome: { ok: true } | { ok: false; error: string }): Promise<void> {
   await db.insert(mailboxHealth).values({ channel }).onConflictDoNothing();
   const now = new Date();
   await db
@@ -69,7 +86,6 @@ export async function recordPoll(db: Db, channel: Channel, outcome: { ok: true; 
             lastPollAt: now,
             lastSuccessAt: now,
             consecutiveFailures: 0,
-            importedTotal: sql`${mailboxHealth.importedTotal} + ${outcome.imported}`,
           }
         : {
             lastPollAt: now,

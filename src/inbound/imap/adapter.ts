@@ -216,6 +216,10 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
         }
       }
       for (const uid of batch) {
+        if (deps.signal?.aborted) {
+          log.info({ folder, left: uids.length - uids.indexOf(uid) }, 'poll stopped between messages; the rest waits for the next poll');
+          return report;
+        }
         const key = imapItemKey(uidValidity, uid);
         const advance = async () => {
           if (uid > last) {

@@ -16,9 +16,16 @@ export interface WatchOptions {
   backoffMaxMs?: number;
   /** Called each time the watch is connected with the folder selected (IDLE follows at once); for tests and status. */
   onConnected?: () => void;
+  /**
+   * Called when the server refuses the login. The watch then gives up instead of reconnecting:
+   * every reconnect would be another failed login, and directory servers lock accounts after a
+   * few (Active Directory's lockout threshold). The scheduler restarts the watch after a poll
+   * logged in successfully.
+   */
+  onLoginFailed?: (reason: string) => void;
 }
 
-const DEFAULTS: Required<Omit<WatchOptions, 'onConnected'>> = {
+const DEFAULTS: Required<Omit<WatchOptions, 'onConnected' | 'onLoginFailed'>> = {
   maxIdleMs: 25 * 60_000,
   keepaliveMs: 4 * 60_000,
   noopTimeoutMs: 30_000,
@@ -130,6 +137,16 @@ export function watchMailbox(
       if (client === current) {
         current = null;
         client.close();
+        if (e.step === 'login') {
+          stopped = true;
+          log.warn('IDLE watch stopped: the login was refused; it starts again after a successful poll');
+          try {
+            opts.onLoginFailed?.(e.message);
+          } catch {
+            // a status callback must not break the watch
+          }
+          return;
+        }
         scheduleReconnect();
       } else {
         client.close();

@@ -8,4 +8,4 @@ import type { Watch } from '../scheduler.js';
 export const mailboxAdapters: MailboxAdapters = { imap: imapAdapter, pop3: pop3Adapter };
 
 /** IMAP IDLE watch with production timing. */
-export const imapWatch: Watch = (settings, deps, onNewMail) => watchMailbox(settings, deps, onNewMail);
+export const imapWatch: Watch = (settings, deps, onNewMail, onLoginFailed) => watchMailbox(settings, deps, onNewMail, { onLoginFailed });

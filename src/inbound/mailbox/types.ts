@@ -30,6 +30,12 @@ export interface PollDeps {
   log: Logger;
   /** messages larger than this (bytes) are not downloaded: recorded as too large and left alone */
   maxBytes: number;
+  /**
+   * When aborted (shutdown, changed settings) the poll stops between two messages: the message
+   * being imported is finished (committed and its after-import action applied), the rest waits
+   * for the next poll. The report then covers what was done.
+   */
+  signal?: AbortSignal;
 }
 
 /** What one poll did. */

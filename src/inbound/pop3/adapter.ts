@@ -159,6 +159,11 @@ export const pop3Adapter: MailboxAdapter = {
         let topWorks = true;
         const ordered = [...numbers.filter((n) => !failures.has(keyOf(n))), ...numbers.filter((n) => failures.has(keyOf(n)))];
         for (const n of ordered) {
+          if (deps.signal?.aborted) {
+            // QUIT below still makes the DELEs of the messages imported so far take effect
+            log.info({ left: ordered.length - ordered.indexOf(n) }, 'poll stopped between messages; the rest waits for the next poll');
+            break;
+          }
           const size = sizes.get(n)!;
           const uidl = uidls?.get(n) ?? null;
           const key = keyOf(n);
