@@ -62,7 +62,7 @@ export function DashboardPanel({ view, model }: { view: View; model: DashboardMo
             <h2 id={`ch-${ch.channel}`}>{t.channel[ch.channel]}</h2>
             <h3>{t.smtp}</h3>
             <dl>
-              <dt>{t.smtp}</dt>
+              <dt>{t.status}</dt>
               <dd>{model.smtp ? t.smtpListening(model.smtp) : t.smtpNotRunning}</dd>
               <dt>{t.inboundAddresses}</dt>
               <dd>{ch.inboundAddresses.length ? ch.inboundAddresses.join(', ') : <span class="warn">{t.noInboundAddress}</span>}</dd>

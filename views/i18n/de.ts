@@ -60,6 +60,7 @@ export const de = {
     updated: (time: string) => `Stand: ${time} (aktualisiert sich selbst)`,
     channel: { general: 'Empfang Allgemein', scanner: 'Empfang per Scanner' },
     smtp: 'SMTP-Empfang',
+    status: 'Zustand',
     smtpListening: (address: string) => `empfangsbereit auf ${address}`,
     smtpNotRunning: 'nicht gestartet',
     inboundAddresses: 'Empfangsadressen',

@@ -58,6 +58,7 @@ export const en: Messages = {
     updated: (time) => `As of ${time} (updates itself)`,
     channel: { general: 'General mail', scanner: 'Scanner mail' },
     smtp: 'SMTP receiver',
+    status: 'State',
     smtpListening: (address) => `listening on ${address}`,
     smtpNotRunning: 'not started',
     inboundAddresses: 'Inbound addresses',

@@ -1,0 +1,95 @@
+// The admin's login machinery without a browser: first-run page with the one-time code from the
+// log, `admin create` through the real CLI, session expiry and the throttle's window. Expected
+// values come from the inputs and the limits documented in README ("Admin (Browser)").
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { after, before, describe, test } from 'node:test';
+import { pino } from 'pino';
+import { createSession, LoginThrottle, resolveSession, SESSION_IDLE_MS, SESSION_MAX_MS } from '../../src/services/admin-auth.js';
+import { findStaffByLogin } from '../../src/db/repositories/staff.js';
+import { createApp } from '../../src/web/app.js';
+import { describeRun, runCli } from '../helpers/cli.js';
+import { driver, freshPostgresDatabase, tempDir, testContext } from '../helpers/env.js';
+
+describe(`admin login machinery (${driver})`, () => {
+  let t: Awaited<ReturnType<typeof testContext>>;
+  before(async () => {
+    t = await testContext();
+  });
+  after(() => t?.close());
+
+  test('the first-run page creates the first admin only with the code from the log, then closes', async () => {
+    const lines: string[] = [];
+    t.ctx.log = pino({ level: 'info' }, new Writable({ write: (chunk, _e, cb) => (lines.push(String(chunk)), cb()) }));
+    const app = createApp(t.ctx);
+    const form = (v: Record<string, string>) => ({ method: 'POST', body: new URLSearchParams(v), redirect: 'manual' as const });
+    let code: string | undefined;
+    for (let i = 0; i < 50 && !code; i++) {
+      code = lines.map((l) => JSON.parse(l) as { firstRunCode?: string }).find((l) => l.firstRunCode)?.firstRunCode;
+      if (!code) await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.match(code ?? '', /^[A-Z2-9]{12}$/, 'the log names a 12-character code');
+    assert.equal((await app.request('/first-run')).status, 200);
+    const person = { name: 'Erste, Erika', email: 'erika@rathaus.example', login: 'erika', password: 'Erika-erste-Admin', password2: 'Erika-erste-Admin' };
+    const wrong = await app.request('/first-run', form({ ...person, code: code === 'AAAAAAAAAAAA' ? 'BBBBBBBBBBBB' : 'AAAAAAAAAAAA' }));
+    assert.equal(wrong.status, 403);
+    assert.match(await wrong.text(), /Der Einmal-Code stimmt nicht\./);
+    const ok = await app.request('/first-run', form({ ...person, code: code!.toLowerCase() }));
+    assert.equal(ok.status, 303);
+    const cookie = ok.headers.get('set-cookie')!.split(';')[0]!;
+    const home = await app.request('/', { headers: { cookie } });
+    assert.equal(home.status, 200);
+    assert.match(await home.text(), /Angemeldet als Erste, Erika/);
+    // closed now that an admin exists, also for the right code
+    assert.equal((await app.request('/first-run')).status, 404);
+    assert.equal((await app.request('/first-run', form({ ...person, login: 'zweite', email: 'z@rathaus.example', code: code! }))).status, 404);
+  });
+
+  test('a session ends after the idle time, and after the maximum lifetime even when used', async () => {
+    const row = await findStaffByLogin(t.ctx.db, 'erika');
+    const start = new Date('2026-03-02T08:00:00Z');
+    const idle = await createSession(t.ctx.db, row!.id, start);
+    assert.ok(await resolveSession(t.ctx.db, idle.cookie, new Date(start.getTime() + SESSION_IDLE_MS - 1000)));
+    // used a second before the idle limit: the limit moved; a second after the old limit it is still alive
+    assert.ok(await resolveSession(t.ctx.db, idle.cookie, new Date(start.getTime() + SESSION_IDLE_MS + 1000)));
+    assert.equal(await resolveSession(t.ctx.db, idle.cookie, new Date(start.getTime() + 2 * SESSION_IDLE_MS + 1000)), null);
+    const busy = await createSession(t.ctx.db, row!.id, start);
+    for (let at = start.getTime(); at < start.getTime() + SESSION_MAX_MS; at += SESSION_IDLE_MS / 2) {
+      assert.ok(await resolveSession(t.ctx.db, busy.cookie, new Date(at)), `alive at +${(at - start.getTime()) / 3600_000} h`);
+    }
+    assert.equal(await resolveSession(t.ctx.db, busy.cookie, new Date(start.getTime() + SESSION_MAX_MS + 1000)), null);
+  });
+});
+
+test('login throttle: blocked at the limit per login (any case) and per address, free again after the window', () => {
+  const th = new LoginThrottle({ perLogin: 3, perAddress: 5, windowMs: 60_000 });
+  for (let i = 0; i < 3; i++) th.fail('Susi', '10.0.0.1', 1000 + i);
+  assert.equal(th.blockedFor('susi', '10.0.0.2', 2000), 1000 + 60_000 - 2000, 'first failure at 1000 + window');
+  assert.equal(th.blockedFor('max', '10.0.0.1', 2000), 0, 'another login from the address is still allowed');
+  th.fail('max', '10.0.0.1', 3000);
+  th.fail('otto', '10.0.0.1', 3001);
+  assert.equal(th.blockedFor('anna', '10.0.0.1', 4000), 1000 + 60_000 - 4000, 'five failures from 10.0.0.1');
+  assert.equal(th.blockedFor('susi', '10.0.0.2', 61_002), 0, 'all three failures aged out');
+});
+
+test(`posteingang admin create refuses a short password without creating anyone, then creates the admin (${driver})`, async () => {
+  const tmp = tempDir('pe-admin-cli-');
+  const env: Record<string, string> = { DATA_DIR: tmp.dir };
+  const fresh = driver === 'postgres' ? await freshPostgresDatabase() : null;
+  if (fresh) env.DATABASE_URL = fresh.url;
+  try {
+    const args = ['admin', 'create', 'chef', '--name', 'Chef, Anna', '--email', 'chef@rathaus.example', '--password-stdin'];
+    assert.equal((await runCli(['migrate'], env)).code, 0);
+    const short = await runCli(args, env, { stdin: '123456789\n' });
+    assert.equal(short.code, 1, describeRun(short));
+    assert.match(short.stderr, /refused \(password\): must have at least 10 characters/);
+    assert.deepEqual(JSON.parse((await runCli(['staff', 'list', '--json'], env)).stdout.toString()), []);
+    const made = await runCli([...args, '--json'], env, { stdin: '1234567890\n' });
+    assert.equal(made.code, 0, describeRun(made));
+    const staff = JSON.parse((await runCli(['staff', 'list', '--json'], env)).stdout.toString()) as { login: string; role: string; email: string }[];
+    assert.deepEqual(staff.map((s) => [s.login, s.role, s.email]), [['chef', 'admin', 'chef@rathaus.example']]);
+  } finally {
+    await fresh?.drop();
+    tmp.cleanup();
+  }
+});
