@@ -206,10 +206,28 @@ export async function deliver(
       conn.close();
     },
   });
-  conn.on('error', () => {}); // errors arrive through the callbacks
+  // a connection problem arrives as an 'error' event (and may leave a callback uncalled): every
+  // step waits for its callback or that event, whichever comes first
+  let broken: Error | null = null;
+  const waiters = new Set<(err: Error) => void>();
+  conn.on('error', (err: Error) => {
+    broken = err;
+    for (const w of waiters) w(err);
+  });
+  const step = <T>(run: (done: (err: Error | null | undefined, value?: T) => void) => void) =>
+    new Promise<T>((resolve, reject) => {
+      if (broken) return reject(broken);
+      const onError = (err: Error) => reject(err);
+      waiters.add(onError);
+      run((err, value) => {
+        waiters.delete(onError);
+        if (err) reject(err);
+        else resolve(value as T);
+      });
+    });
   try {
     try {
-      await new Promise<void>((resolve, reject) => conn.connect((err?: Error) => (err ? reject(err) : resolve())));
+      await step<void>((done) => conn.connect((err?: Error) => done(err)));
     } catch (err) {
       const e = err as SmtpError;
       const tlsFailed = e.code === 'ETLS' || (settings.security === 'tls' && !conn.secure);
@@ -227,11 +245,7 @@ export async function deliver(
     if (settings.auth === 'none') report({ step: 'login', ok: true, detail: 'skipped: no authentication' });
     else {
       try {
-        await new Promise<void>((resolve, reject) =>
-          conn.login({ credentials: { user: settings.username ?? '', pass: settings.password ?? '' }, method: settings.auth.toUpperCase() }, (err) =>
-            err ? reject(err) : resolve(),
-          ),
-        );
+        await step<void>((done) => conn.login({ credentials: { user: settings.username ?? '', pass: settings.password ?? '' }, method: settings.auth.toUpperCase() }, (err) => done(err)));
       } catch (err) {
         fail(describe(err as SmtpError, 'login', settings));
       }
@@ -239,7 +253,7 @@ export async function deliver(
     }
     let info: SMTPConnection.SentMessageInfo;
     try {
-      info = await new Promise((resolve, reject) => conn.send(envelope, message, (err, i) => (err ? reject(err) : resolve(i))));
+      info = await step<SMTPConnection.SentMessageInfo>((done) => conn.send(envelope, message, (err, i) => done(err, i)));
     } catch (err) {
       if (aborted) fail(new DeliveryError('send', 'sending was interrupted (gateway stopping)', true, null, null));
       fail(describe(err as SmtpError, 'send', settings));
