@@ -230,7 +230,10 @@ export async function deliver(
       await step<void>((done) => conn.connect((err?: Error) => done(err)));
     } catch (err) {
       const e = err as SmtpError;
-      const tlsFailed = e.code === 'ETLS' || (settings.security === 'tls' && !conn.secure);
+      // nodemailer marks a STARTTLS handshake in progress with `upgrading`; a handshake error then arrives as ESOCKET
+      const upgrading = (conn as unknown as { upgrading?: boolean }).upgrading === true;
+      // (for implicit TLS too: the handshake runs over the socket opened above)
+      const tlsFailed = e.code === 'ETLS' || upgrading;
       if (settings.security !== 'tls') {
         if (tlsFailed) report({ step: 'connect', ok: true, detail: `connected to ${settings.host}:${settings.port}` });
       }

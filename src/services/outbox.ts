@@ -180,7 +180,10 @@ async function originalHeaders(ctx: AppContext, sha256: string) {
 }
 
 const addressesOf = (a: AddressObject | AddressObject[] | undefined) =>
-  (Array.isArray(a) ? a : a ? [a] : []).flatMap((o) => o.value).filter((v) => v.address);
+  (Array.isArray(a) ? a : a ? [a] : [])
+    .flatMap((o) => o.value)
+    .flatMap((v) => v.group ?? [v])
+    .filter((v) => v.address);
 
 /**
  * Replies to the message of a task (issue 7 item 3): To the original's Reply-To or else its
