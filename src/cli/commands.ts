@@ -17,6 +17,7 @@ import { parseChannel } from '../services/validate.js';
 import { table } from './table.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerTaskListCommands } from './task-list-commands.js';
+import { registerSmtpCommands } from './smtp-commands.js';
 import { registerTaskCommands, waitingAfterMapping } from './task-commands.js';
 
 /** Where a command writes: the terminal, or a buffer sent back over the local admin socket. */
@@ -435,6 +436,8 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
 
   // issue 5: open-task list (tasks open), CSV import (staff import, mapping import), activity-type
   registerTaskListCommands({ program, tasks, staff: staffCmd, mapping }, io, getContext);
+  // issue 7: smtp set|show|test, outbox list|show|retry
+  registerSmtpCommands(program, io, getContext);
   // issue 6: admin create <login> (the browser admin's first admin)
   registerAdminCommands(program, io, getContext, () => passwordFromStdin(io));
 
