@@ -16,6 +16,7 @@ import { clearAllLeases } from './db/repositories/mailboxes.js';
 import { startScheduler, type Scheduler } from './inbound/scheduler.js';
 import { pollMailbox, testMailbox } from './services/mailboxes.js';
 import { lockDataDir } from './lock.js';
+import { startOutboxWorker, type OutboxWorker } from './outbound/outbox.js';
 import { channelOfInboundAddress, ensureSeed } from './services/settings.js';
 import { createApp } from './web/app.js';
 
@@ -26,6 +27,8 @@ export interface Gateway {
   smtpTls: AddressInfo | null;
   tls: TlsMaterial | null;
   http: AddressInfo;
+  /** Sends queued mail through the central SMTP account (issue 7). */
+  outbox: OutboxWorker;
   /** Stops accepting, finishes what is in flight, closes the database, releases the lock. */
   stop(): Promise<void>;
 }
@@ -83,6 +86,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   let httpServer: ServerType | undefined;
   let socket: http.Server | undefined;
   let scheduler: Scheduler | undefined;
+  let outbox: OutboxWorker | undefined;
   let stopBridge: (() => Promise<void>) | undefined;
   try {
     const tls = await loadTlsMaterial(config);
@@ -116,6 +120,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     if (!config.DATABASE_URL) await clearAllLeases(ctx.db);
     scheduler = startScheduler(ctx, mailboxAdapters, imapWatch);
     ctx.mailboxes.poll = scheduler.pollNow;
+    outbox = await startOutboxWorker(ctx);
     log.info(
       {
         allowedNetworks: config.SMTP_ALLOWED_NETWORKS.map(([ip, bits]) => `${ip.toString()}/${bits}`).join(','),
@@ -128,10 +133,12 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       smtpTls,
       tls,
       http: httpAddress,
+      outbox,
       async stop() {
         log.info('stopping');
         await stopBridge?.();
         await scheduler?.stop();
+        await outbox?.stop();
         await Promise.all([
           receiver!.close(),
           new Promise<void>((r) => (httpServer ? httpServer.close(() => r()) : r())),
@@ -144,6 +151,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   } catch (err) {
     await stopBridge?.().catch(() => {});
     await scheduler?.stop().catch(() => {});
+    await outbox?.stop().catch(() => {});
     await receiver?.close().catch(() => {});
     httpServer?.close();
     socket?.close();
