@@ -53,6 +53,13 @@ export async function sessionCookie(context: BrowserContext): Promise<string> {
   return `${c.name}=${c.value}`;
 }
 
+/** The CSRF token of the signed-in page (the `_csrf` field the layout's logout form carries). */
+export async function csrfToken(page: Page): Promise<string> {
+  const token = await page.locator('input[name="_csrf"]').first().getAttribute('value');
+  if (!token) throw new Error('no CSRF token on the page (not signed in?)');
+  return token;
+}
+
 /**
  * Saves a full-page screenshot of every page the tab loads, as
  * test-output/screenshots/<driver>-<prefix>-<nn>-<path>.png. Call `flush()` before closing the tab.

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { Writable } from 'node:stream';
 import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
-import { createSession, LoginThrottle, resolveSession, SESSION_IDLE_MS, SESSION_MAX_MS } from '../../src/services/admin-auth.js';
+import { createAdmin, createSession, LoginThrottle, resolveSession, SESSION_IDLE_MS, SESSION_MAX_MS } from '../../src/services/admin-auth.js';
 import { findStaffByLogin } from '../../src/db/repositories/staff.js';
 import { createApp } from '../../src/web/app.js';
 import { describeRun, runCli } from '../helpers/cli.js';
@@ -92,4 +92,25 @@ test(`posteingang admin create refuses a short password without creating anyone,
     await fresh?.drop();
     tmp.cleanup();
   }
+});
+
+test(`the session cookie is Secure when a trusted proxy says the browser came over TLS (${driver})`, async () => {
+  const cookieOf = async (trust: string, proto?: string) => {
+    const t = await testContext({ HTTP_TRUST_PROXY: trust });
+    try {
+      await createAdmin(t.ctx.db, { login: 'chef', name: 'Chef, Anna', email: 'chef@rathaus.example', password: 'Chef-Passwort-1' });
+      const r = await createApp(t.ctx).request('/login', {
+        method: 'POST',
+        body: new URLSearchParams({ login: 'chef', password: 'Chef-Passwort-1' }),
+        headers: proto ? { 'X-Forwarded-Proto': proto } : {},
+      });
+      assert.equal(r.status, 303);
+      return r.headers.get('set-cookie')!.split(/;\s*/).slice(1);
+    } finally {
+      await t.close();
+    }
+  };
+  assert.deepEqual((await cookieOf('true', 'https')).sort(), ['HttpOnly', 'Path=/', 'SameSite=Strict', 'Secure']);
+  assert.deepEqual((await cookieOf('false', 'https')).sort(), ['HttpOnly', 'Path=/', 'SameSite=Strict'], 'an untrusted header changes nothing');
+  assert.deepEqual((await cookieOf('true')).sort(), ['HttpOnly', 'Path=/', 'SameSite=Strict']);
 });

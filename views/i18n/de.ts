@@ -53,6 +53,7 @@ export const de = {
     notFoundTitle: 'Nicht gefunden',
     notFound: 'Diese Seite gibt es nicht.',
     csrf: 'Die Anfrage wurde abgelehnt (Sicherheitstoken fehlt oder ist ungültig). Bitte laden Sie die Seite neu.',
+    invalidTitle: 'Ungültige Eingabe',
     invalid: (field: string, reason: string) => `Ungültige Eingabe (${field}): ${reason}`,
   },
   dashboard: {

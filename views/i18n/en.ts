@@ -51,6 +51,7 @@ export const en: Messages = {
     notFoundTitle: 'Not found',
     notFound: 'This page does not exist.',
     csrf: 'The request was refused (security token missing or invalid). Please reload the page.',
+    invalidTitle: 'Invalid input',
     invalid: (field, reason) => `Invalid input (${field}): ${reason}`,
   },
   dashboard: {

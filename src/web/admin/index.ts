@@ -13,7 +13,7 @@ import { NAV } from '../../../views/layouts/Layout.js';
 import type { AppContext } from '../../context.js';
 import { adminExists, createAdmin, createSession, DEFAULT_THROTTLE, endSession, LoginThrottle, newFirstRunCode, sameSecret, verifyStaffPassword, type ThrottleLimits } from '../../services/admin-auth.js';
 import { dashboard } from '../../services/dashboard.js';
-import { ValidationError } from '../../services/errors.js';
+import { ForbiddenError, NotFoundError, ValidationError } from '../../services/errors.js';
 import { checkCsrf, clearSessionCookie, clientAddress, LANGUAGE_COOKIE, loadSession, requireAdmin, requireLogin, sameOrigin, SESSION_COOKIE, setSessionCookie } from './middleware.js';
 import { fragment, isHtmx, page, view, type AdminEnv } from './render.js';
 import { staticRoutes } from './static.js';
@@ -73,13 +73,15 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     }),
     languageDetector({ supportedLanguages: [...LANGUAGES], fallbackLanguage: 'de', order: ['cookie', 'header'], lookupCookie: LANGUAGE_COOKIE, caches: false }),
     loadSession(ctx),
-    sameOrigin,
+    sameOrigin(ctx),
   );
   admin.use('*', (c, next) => (notAdmin(c.req.path) ? next() : guards(c, next)));
 
   admin.onError(async (err, c) => {
     const v = view(c);
-    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalid(err.field, ''), text: v.t.errors.invalid(err.field, err.message) }), 400);
+    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalidTitle, text: v.t.errors.invalid(err.field, err.message) }), 400);
+    if (err instanceof NotFoundError) return page(c, MessagePage({ view: v, title: v.t.errors.notFoundTitle, text: err.message }), 404);
+    if (err instanceof ForbiddenError) return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: err.message }), 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
     ctx.log.error({ err: err.message, path: c.req.path }, 'admin request failed');
     return c.text('internal error', 500);

@@ -52,15 +52,23 @@ export function loadSession(ctx: AppContext): MiddlewareHandler<AdminEnv> {
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
-/** Refuses a state-changing request whose Origin is another site (also covers login and first run, which have no session yet). */
-export const sameOrigin: MiddlewareHandler<AdminEnv> = async (c, next) => {
-  const origin = c.req.header('Origin');
-  if (UNSAFE.has(c.req.method) && origin && (origin === 'null' || !URL.canParse(origin) || new URL(origin).host !== new URL(c.req.url).host)) {
-    const v = view(c);
-    return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: v.t.errors.csrf }), 403);
-  }
-  await next();
-};
+/**
+ * Refuses a state-changing request whose Origin is another site (this also covers login and first
+ * run, which have no session yet). Behind a trusted proxy the host is X-Forwarded-Host when set.
+ */
+export function sameOrigin(ctx: AppContext): MiddlewareHandler<AdminEnv> {
+  return async (c, next) => {
+    const origin = c.req.header('Origin');
+    if (UNSAFE.has(c.req.method) && origin) {
+      const host = (ctx.config.HTTP_TRUST_PROXY && c.req.header('X-Forwarded-Host')?.split(',')[0]?.trim()) || new URL(c.req.url).host;
+      if (origin === 'null' || !URL.canParse(origin) || new URL(origin).host !== host) {
+        const v = view(c);
+        return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: v.t.errors.csrf }), 403);
+      }
+    }
+    await next();
+  };
+}
 
 /**
  * Every page and fragment needs a session: pages redirect to /login?next=…, htmx requests get
