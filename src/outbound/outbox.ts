@@ -32,8 +32,6 @@ export function backoffMs(attempts: number, baseSeconds: number, maxSeconds: num
 export interface OutboxWorker {
   /** Looks for due mail now (also called on every enqueue, through NOTIFY). */
   wake(): void;
-  /** Resolves when nothing is being sent and nothing is due right now: for tests and `drain`. */
-  idle(): Promise<void>;
   /** Stops: no new claims; a delivery in progress gets a few seconds, then it is interrupted (and queued again). */
   stop(): Promise<void>;
 }
@@ -141,9 +139,6 @@ export async function startOutboxWorker(ctx: AppContext): Promise<OutboxWorker> 
 
   return {
     wake,
-    async idle() {
-      while (running) await running;
-    },
     async stop() {
       stopped = true;
       clearTimeout(timer);

@@ -130,6 +130,27 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     }
   });
 
+  test('a server that stops answering in DATA: timeout is temporary, the next attempt is accepted once', async () => {
+    const env = await testContext({ ...ENV, SMTP_SEND_TIMEOUT_SECONDS: '2' });
+    const server = await scriptedServer({ script: ['stall'] });
+    await setSmtpAccount(env.ctx, { host: '127.0.0.1', port: server.port, security: 'none', fromAddress: 'poststelle@agency.example' });
+    const worker = await startOutboxWorker(env.ctx);
+    try {
+      const queued = await enqueueMessage(env.ctx, OPERATOR, mail('6'));
+      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.state === 'queued' && (await getOutbox(env.ctx.db, queued.id))!.attempts === 1, 15_000, 'the first attempt to time out');
+      assert.match((await getOutbox(env.ctx.db, queued.id))!.lastReply!, /^send: no answer from 127\.0\.0\.1:\d+ in time/);
+      const sent = await waitState(env.ctx, queued.id, 'sent', 30_000);
+      assert.equal(sent.attempts, 2);
+      assert.equal(server.state.dataCount, 2);
+      assert.equal(server.accepted.length, 1);
+      assert.equal(server.accepted[0]!.messageId, queued.messageId);
+    } finally {
+      await worker.stop();
+      await server.close();
+      await env.close();
+    }
+  });
+
   test('connection refused is temporary: queued again with the reason in plain words', async () => {
     const env = await testContext(ENV);
     const server = await scriptedServer({});

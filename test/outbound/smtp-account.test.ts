@@ -16,7 +16,9 @@ import { enqueueMessage } from '../../src/services/outbox.js';
 import { setSmtpAccount, showSmtpAccount, testSmtpAccount, type SmtpAccountInput } from '../../src/services/smtp-account.js';
 import { OPERATOR } from '../../src/services/task-actions.js';
 import { describeRun, runCli } from '../helpers/cli.js';
-import { driver, freshPostgresDatabase, tempDir, testContext } from '../helpers/env.js';
+import { openContext } from '../../src/gateway.js';
+import { createLogger } from '../../src/log.js';
+import { driver, freshPostgresDatabase, tempDir, testConfig, testContext } from '../helpers/env.js';
 import { makeTestCa, scriptedServer, waitFor } from './lib.js';
 
 const PASSWORD = 'Geheim-Versand-7731!';
@@ -258,6 +260,18 @@ describe('CLI: smtp set, show, test', () => {
       r = await runCli(['smtp', 'set', '--port', 'x25'], envVars);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /refused \(port\)/);
+      // outbox list|show|retry: a message queued while no gateway runs stays queued
+      const opened = await openContext(testConfig(tmp.dir, fresh ? { DATABASE_URL: fresh.url } : {}), createLogger('silent'), { lock: !fresh });
+      const queued = await enqueueMessage(opened.ctx, OPERATOR, { to: 'buerger@example.org', subject: 'Bescheid', text: 'x' }).finally(() => opened.close());
+      r = await runCli(['outbox', 'list', '--json'], envVars);
+      assert.equal(r.code, 0, describeRun(r));
+      const listed = JSON.parse(r.stdout.toString()) as { id: number; state: string; messageId: string }[];
+      assert.deepEqual(listed.map((m) => [m.id, m.state, m.messageId]), [[queued.id, 'queued', queued.messageId]]);
+      r = await runCli(['outbox', 'show', String(queued.id)], envVars);
+      assert.match(r.stdout.toString(), new RegExp(`^outbox ${queued.id}: queued, to buerger@example\\.org, "Bescheid"`));
+      r = await runCli(['outbox', 'retry', String(queued.id)], envVars);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /refused \(state\): message \d+ is queued; only failed messages can be retried/);
     } finally {
       await server.close();
       await fresh?.drop();
