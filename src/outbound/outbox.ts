@@ -64,7 +64,8 @@ async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: D
       return;
     }
     // the server has the message: record that before anything else can go wrong
-    await repo.markSent(ctx.db, row.id, accepted.response);
+    // recipients the server refused while it took the message for the others are named with the reply
+    await repo.markSent(ctx.db, row.id, accepted.rejected.length ? `${accepted.response}; refused: ${accepted.rejected.join(', ')}` : accepted.response);
     log.info({ attempts: row.attempts, response: accepted.response, rejected: accepted.rejected.length || undefined }, 'message sent');
   } finally {
     clearInterval(renew);

@@ -69,6 +69,8 @@ export async function scriptedServer(opts: {
   security?: 'none' | 'starttls' | 'tls';
   tls?: { key: string; cert: string };
   auth?: { user: string; pass: string };
+  /** recipients answered `550 5.1.1` at RCPT TO */
+  refuse?: string[];
 }) {
   const script = [...(opts.script ?? [])];
   const accepted: Received[] = [];
@@ -92,6 +94,10 @@ export async function scriptedServer(opts: {
       if (opts.auth && auth.username === opts.auth.user && auth.password === opts.auth.pass) return cb(null, { user: auth.username });
       state.authFailures++;
       cb(Object.assign(new Error('Authentication credentials invalid'), { responseCode: 535 }));
+    },
+    onRcptTo(address, _session, cb) {
+      if (opts.refuse?.includes(address.address)) return cb(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected`), { responseCode: 550 }));
+      cb();
     },
     onData(stream, session, cb) {
       state.dataCount++;

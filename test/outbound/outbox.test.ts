@@ -151,6 +151,23 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     }
   });
 
+  test('one recipient refused at RCPT TO: sent to the others, the refused one named with the reply', async () => {
+    const env = await testContext(ENV);
+    const server = await scriptedServer({ refuse: ['unbekannt@example.org'] });
+    await setSmtpAccount(env.ctx, { host: '127.0.0.1', port: server.port, security: 'none', fromAddress: 'poststelle@agency.example' });
+    const worker = await startOutboxWorker(env.ctx);
+    try {
+      const queued = await enqueueMessage(env.ctx, OPERATOR, { to: 'bekannt@example.org, unbekannt@example.org', subject: 'Rundschreiben', text: 'x' });
+      const sent = await waitState(env.ctx, queued.id, 'sent');
+      assert.deepEqual(server.accepted[0]!.to, ['bekannt@example.org']);
+      assert.match(sent.lastReply!, /^250 .*; refused: unbekannt@example\.org$/);
+    } finally {
+      await worker.stop();
+      await server.close();
+      await env.close();
+    }
+  });
+
   test('connection refused is temporary: queued again with the reason in plain words', async () => {
     const env = await testContext(ENV);
     const server = await scriptedServer({});
