@@ -4,7 +4,7 @@
  * (never a downloaded browser), a login helper and a recorder that saves a full-page screenshot of
  * every page a test visits under test-output/screenshots/ (for a reviewer to look at).
  */
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { createAdmin } from '../../src/services/admin-auth.js';
@@ -67,6 +67,8 @@ export async function csrfToken(page: Page): Promise<string> {
  */
 export function recordPages(page: Page, prefix: string) {
   mkdirSync(SCREENSHOT_DIR, { recursive: true });
+  // the shots of an earlier run of this tab would mix with these
+  for (const f of readdirSync(SCREENSHOT_DIR)) if (f.startsWith(`${driver}-${prefix}-`) && /^\d{2}-[^.]*\.png$/.test(f.slice(`${driver}-${prefix}-`.length))) rmSync(path.join(SCREENSHOT_DIR, f));
   let n = 0;
   const pending: Promise<unknown>[] = [];
   const shoot = (label: string) => {
