@@ -25,7 +25,7 @@ describe(`admin write API over HTTP (${driver})`, () => {
     fetch(`${base}${path}`, {
       method,
       headers: { Authorization: `Bearer ${tokens[who]}`, ...(body === undefined ? {} : { 'Content-Type': contentType }) },
-      body: body === undefined ? undefined : typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body),
+      body: body === undefined ? undefined : typeof body === 'string' ? body : Buffer.isBuffer(body) ? new Uint8Array(body) : JSON.stringify(body),
     });
   /** Asserts the status and the given body fields, and that no stack trace leaks. */
   async function expectStatus(r: Response, status: number, fields: Body = {}): Promise<Body> {
@@ -202,7 +202,7 @@ describe(`admin write API over HTTP (${driver})`, () => {
     await expectStatus(await call('PUT', `/staff/${ids.susi}/password`, 'anna', { password: 'Sommer-2026-lang' }), 204);
     assert.equal((await verifyStaffPassword(db, 'susi', 'Sommer-2026-lang'))?.id, ids.susi);
     assert.equal(await verifyStaffPassword(db, 'susi', 'falsch-falsch'), null);
-    const [row] = await db.select({ h: staff.passwordHash }).from(staff).where(eq(staff.id, ids.susi));
+    const [row] = await db.select({ h: staff.passwordHash }).from(staff).where(eq(staff.id, ids.susi!));
     assert.match(row!.h!, /^\$argon2id\$/);
     await expectRefused(await call('PUT', `/staff/${ids.susi}/password`, 'anna', { password: 'kurz' }), 'password', /at least 10/);
     await expectRefused(await call('PUT', `/staff/${ids.susi}/password`, 'anna', {}), 'password');
