@@ -1,8 +1,15 @@
+import { activityTypesDe } from './activity-types.de.js';
+import { mappingsDe } from './mappings.de.js';
+import { staffDe } from './staff.de.js';
+
 /**
  * German messages of the admin (the default language). The type of this object is the catalogue's
  * shape: en.ts must have every key (a missing or extra key fails `tsc`).
  */
 export const de = {
+  staffPages: staffDe,
+  activityTypePages: activityTypesDe,
+  mappingPages: mappingsDe,
   appName: 'Posteingang',
   skipToContent: 'Zum Inhalt springen',
   language: 'Sprache',

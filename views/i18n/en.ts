@@ -1,7 +1,13 @@
+import { activityTypesEn } from './activity-types.en.js';
 import type { Messages } from './de.js';
+import { mappingsEn } from './mappings.en.js';
+import { staffEn } from './staff.en.js';
 
 /** English messages of the admin; typed by the German catalogue, so a missing key fails `tsc`. */
 export const en: Messages = {
+  staffPages: staffEn,
+  activityTypePages: activityTypesEn,
+  mappingPages: mappingsEn,
   appName: 'Posteingang',
   skipToContent: 'Skip to content',
   language: 'Language',

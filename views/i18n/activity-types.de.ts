@@ -1,0 +1,21 @@
+/** German messages of the activity types page ("Tätigkeiten", /activity-types); plugged into de.ts as `activityTypePages`. */
+export const activityTypesDe = {
+  title: 'Tätigkeiten',
+  intro: 'Die Tätigkeit ist die Art, unter der eine Nachricht als Vorgang eingelesen wird. Neue Vorgänge eines Kanals bekommen die dort gewählte Tätigkeit; vorhandene Vorgänge behalten ihre.',
+  name: 'Name',
+  newName: 'Neuer Name',
+  usedFor: 'Verwendet für',
+  tasks: 'Vorgänge',
+  rename: 'Umbenennen',
+  renameLabel: (name: string) => `Neuer Name für „${name}“`,
+  createTitle: 'Neue Tätigkeit',
+  create: 'Anlegen',
+  created: (name: string) => `Die Tätigkeit „${name}“ wurde angelegt.`,
+  renamed: (from: string, to: string) => `„${from}“ heißt jetzt „${to}“.`,
+  channelsTitle: 'Tätigkeit je Kanal',
+  channel: { general: 'E-Mail (Empfang Allgemein)', scanner: 'Scans (Empfang per Scanner)' },
+  channelsSave: 'Auswahl speichern',
+  channelsSaved: 'Die Tätigkeiten der Kanäle wurden gespeichert.',
+  none: '–',
+  formError: 'Bitte korrigieren Sie die markierten Felder.',
+};
