@@ -1,3 +1,5 @@
+import { outboxDe } from './outbox.de.js';
+import { settingsDe } from './settings.de.js';
 import { activityTypesDe } from './activity-types.de.js';
 import { mappingsDe } from './mappings.de.js';
 import { staffDe } from './staff.de.js';
@@ -7,6 +9,8 @@ import { staffDe } from './staff.de.js';
  * shape: en.ts must have every key (a missing or extra key fails `tsc`).
  */
 export const de = {
+  settingsPages: settingsDe,
+  outboxPages: outboxDe,
   staffPages: staffDe,
   activityTypePages: activityTypesDe,
   mappingPages: mappingsDe,

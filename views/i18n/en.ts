@@ -1,10 +1,14 @@
 import { activityTypesEn } from './activity-types.en.js';
 import type { Messages } from './de.js';
+import { outboxEn } from './outbox.en.js';
+import { settingsEn } from './settings.en.js';
 import { mappingsEn } from './mappings.en.js';
 import { staffEn } from './staff.en.js';
 
 /** English messages of the admin; typed by the German catalogue, so a missing key fails `tsc`. */
 export const en: Messages = {
+  settingsPages: settingsEn,
+  outboxPages: outboxEn,
   staffPages: staffEn,
   activityTypePages: activityTypesEn,
   mappingPages: mappingsEn,

@@ -1,0 +1,22 @@
+/** German messages of the outbox page (Postausgang). Plugged into de.ts under `outboxPages`. */
+export const outboxDe = {
+  title: 'Postausgang',
+  intro: 'Nachrichten, die über das zentrale Versandkonto gehen: wartend, wird gesendet, fehlgeschlagen, gesendet.',
+  filterLabel: 'Nach Zustand filtern',
+  all: 'Alle',
+  states: { queued: 'wartend', sending: 'wird gesendet', sent: 'gesendet', failed: 'fehlgeschlagen' } as Record<string, string>,
+  none: 'Keine Nachrichten.',
+  id: 'Nr.',
+  state: 'Zustand',
+  to: 'An',
+  subject: 'Betreff',
+  attempts: 'Versuche',
+  nextAttempt: 'Nächster Versuch',
+  lastAttempt: 'Letzter Versuch',
+  lastReply: 'Letzte Antwort des Servers',
+  sentAt: 'Gesendet',
+  actions: 'Aktionen',
+  retry: 'Erneut versuchen',
+  retryLabel: (id: number) => `Nachricht ${id} erneut versuchen`,
+  retried: (id: number) => `Nachricht ${id} wird erneut versucht.`,
+};
