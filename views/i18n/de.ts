@@ -1,3 +1,4 @@
+import { tasksDe } from './tasks.de.js';
 import { outboxDe } from './outbox.de.js';
 import { settingsDe } from './settings.de.js';
 import { activityTypesDe } from './activity-types.de.js';
@@ -9,6 +10,7 @@ import { staffDe } from './staff.de.js';
  * shape: en.ts must have every key (a missing or extra key fails `tsc`).
  */
 export const de = {
+  tasksPages: tasksDe,
   settingsPages: settingsDe,
   outboxPages: outboxDe,
   staffPages: staffDe,

@@ -1,3 +1,4 @@
+import { tasksEn } from './tasks.en.js';
 import { activityTypesEn } from './activity-types.en.js';
 import type { Messages } from './de.js';
 import { outboxEn } from './outbox.en.js';
@@ -7,6 +8,7 @@ import { staffEn } from './staff.en.js';
 
 /** English messages of the admin; typed by the German catalogue, so a missing key fails `tsc`. */
 export const en: Messages = {
+  tasksPages: tasksEn,
   settingsPages: settingsEn,
   outboxPages: outboxEn,
   staffPages: staffEn,
