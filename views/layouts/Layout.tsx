@@ -16,7 +16,7 @@ export const NAV: NavItem[] = [
   { href: '/meine-vorgaenge', label: (v) => v.t.nav.myTasks, adminOnly: false },
   { href: '/staff', label: (v) => v.t.nav.staff, adminOnly: true },
   { href: '/adressen', label: (v) => v.t.nav.mappings, adminOnly: true },
-  { href: '/taetigkeiten', label: (v) => v.t.nav.activityTypes, adminOnly: true },
+  { href: '/activity-types', label: (v) => v.t.nav.activityTypes, adminOnly: true },
   { href: '/einstellungen', label: (v) => v.t.nav.settings, adminOnly: true },
 ];
 

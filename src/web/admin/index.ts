@@ -16,6 +16,7 @@ import { dashboard } from '../../services/dashboard.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../services/errors.js';
 import { checkCsrf, clearSessionCookie, clientAddress, LANGUAGE_COOKIE, loadSession, requireAdmin, requireLogin, sameOrigin, SESSION_COOKIE, setSessionCookie } from './middleware.js';
 import { fragment, isHtmx, page, view, type AdminEnv } from './render.js';
+import { activityTypeRoutes } from './activity-types.js';
 import { staffRoutes } from './staff.js';
 import { staticRoutes } from './static.js';
 
@@ -196,9 +197,10 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
   });
 
   admin.route('/', staffRoutes(ctx));
+  admin.route('/', activityTypeRoutes(ctx));
 
   // placeholders for the pages still to come (navigation in views/layouts/Layout.tsx)
-  for (const path of ['/vorgaenge', '/adressen', '/taetigkeiten', '/einstellungen']) {
+  for (const path of ['/vorgaenge', '/adressen', '/einstellungen']) {
     admin.get(path, (c) => {
       const v = view(c);
       return page(c, MessagePage({ view: v, title: NAV.find((n) => n.href === path)!.label(v), text: v.t.comingSoon }));
