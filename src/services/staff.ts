@@ -131,6 +131,29 @@ export async function removeMapping(db: Db, id: number) {
   return row;
 }
 
+/**
+ * Changes a sender mapping row to Von → An (the grid's "edit in place"): in one transaction the
+ * old row goes and the new pair is added under the rules of {@link addMapping}; when the new pair
+ * is refused nothing changes.
+ * @param to the login of the staff member, or their id
+ * @returns the row as {@link addMapping} returns it (a new id)
+ * @throws NotFoundError for an unknown id; ValidationError naming the rule that was broken
+ */
+export async function changeMapping(db: Db, id: number, from: string, to: string | number): Promise<{ id: number; from: string; toStaffId: number }> {
+  return db.transaction(async (tx) => {
+    const t = tx as unknown as Db;
+    if (!(await repo.deleteMapping(t, id))) throw new NotFoundError(`no mapping has the id ${id}`);
+    return addMapping(t, from, to);
+  });
+}
+
+/** One sender mapping row: id, from, toStaffId, toLogin, toName. @throws NotFoundError for an unknown id */
+export async function getMapping(db: Db, id: number) {
+  const row = await repo.findMappingById(db, id);
+  if (!row) throw new NotFoundError(`no mapping has the id ${id}`);
+  return row;
+}
+
 /** A staff member without the password hash. @throws NotFoundError for an unknown id */
 export async function getStaff(db: Db, id: number): Promise<repo.PublicStaffRow> {
   const row = await repo.findPublicStaffById(db, id);
