@@ -12,12 +12,13 @@ interface NavItem {
 /** Navigation of the admin; pages that do not exist yet answer with a "kommt bald" placeholder. */
 export const NAV: NavItem[] = [
   { href: '/', label: (v) => v.t.nav.dashboard, adminOnly: true },
-  { href: '/vorgaenge', label: (v) => v.t.nav.tasks, adminOnly: true },
+  { href: '/tasks', label: (v) => v.t.nav.tasks, adminOnly: true },
   { href: '/meine-vorgaenge', label: (v) => v.t.nav.myTasks, adminOnly: false },
   { href: '/staff', label: (v) => v.t.nav.staff, adminOnly: true },
-  { href: '/adressen', label: (v) => v.t.nav.mappings, adminOnly: true },
+  { href: '/mappings', label: (v) => v.t.nav.mappings, adminOnly: true },
   { href: '/activity-types', label: (v) => v.t.nav.activityTypes, adminOnly: true },
-  { href: '/einstellungen', label: (v) => v.t.nav.settings, adminOnly: true },
+  { href: '/settings', label: (v) => v.t.nav.settings, adminOnly: true },
+  { href: '/outbox', label: (v) => v.t.outboxPages.title, adminOnly: true },
 ];
 
 function LanguageSwitch({ view }: { view: View }) {

@@ -9,15 +9,19 @@ import { DashboardPage } from '../../../views/pages/Dashboard.js';
 import { FirstRunPage } from '../../../views/pages/FirstRun.js';
 import { LoginPage } from '../../../views/pages/Login.js';
 import { MessagePage } from '../../../views/pages/Message.js';
-import { NAV } from '../../../views/layouts/Layout.js';
 import type { AppContext } from '../../context.js';
 import { adminExists, createAdmin, createSession, DEFAULT_THROTTLE, endSession, LoginThrottle, newFirstRunCode, sameSecret, verifyStaffPassword, type ThrottleLimits } from '../../services/admin-auth.js';
 import { dashboard } from '../../services/dashboard.js';
 import { ForbiddenError, NotFoundError, ValidationError } from '../../services/errors.js';
 import { checkCsrf, clearSessionCookie, clientAddress, LANGUAGE_COOKIE, loadSession, requireAdmin, requireLogin, sameOrigin, SESSION_COOKIE, setSessionCookie } from './middleware.js';
 import { fragment, isHtmx, page, view, type AdminEnv } from './render.js';
+import { taskDetailRoutes } from './messages.js';
+import { tasksAdminRoutes } from './tasks.js';
 import { activityTypeRoutes } from './activity-types.js';
+import { mappingRoutes } from './mappings.js';
 import { staffRoutes } from './staff.js';
+import { outboxRoutes } from './outbox.js';
+import { settingsRoutes } from './settings.js';
 import { staticRoutes } from './static.js';
 
 export interface AdminOptions {
@@ -72,6 +76,8 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
       xFrameOptions: 'DENY',
       referrerPolicy: 'same-origin',
       strictTransportSecurity: false,
+      // a route may set its own, narrower headers (the mail HTML frame: its own CSP, SAMEORIGIN)
+      overwrite: false,
     }),
     languageDetector({ supportedLanguages: [...LANGUAGES], fallbackLanguage: 'de', order: ['cookie', 'header'], lookupCookie: LANGUAGE_COOKIE, caches: false }),
     loadSession(ctx),
@@ -179,10 +185,8 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     return c.redirect('/login?bye=1', 303);
   });
 
-  admin.get('/meine-vorgaenge', (c) => {
-    const v = view(c);
-    return page(c, MessagePage({ view: v, title: v.t.myTasks.title, text: v.t.myTasks.intro }));
-  });
+  // Meine Vorgänge, message detail, task actions, downloads (staff see their own tasks only)
+  admin.route('/', taskDetailRoutes(ctx));
 
   // staff without the admin role land on their own tasks
   admin.get('/', async (c, next) => (c.get('session')?.role === 'admin' ? next() : c.redirect('/meine-vorgaenge', 303)));
@@ -196,15 +200,12 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     return isHtmx(c) ? fragment(c, DashboardPanel({ view: v, model })) : page(c, DashboardPage({ view: v, model }));
   });
 
+  admin.route('/', tasksAdminRoutes(ctx));
+
   admin.route('/', staffRoutes(ctx));
   admin.route('/', activityTypeRoutes(ctx));
-
-  // placeholders for the pages still to come (navigation in views/layouts/Layout.tsx)
-  for (const path of ['/vorgaenge', '/adressen', '/einstellungen']) {
-    admin.get(path, (c) => {
-      const v = view(c);
-      return page(c, MessagePage({ view: v, title: NAV.find((n) => n.href === path)!.label(v), text: v.t.comingSoon }));
-    });
-  }
+  admin.route('/', mappingRoutes(ctx));
+  admin.route('/', settingsRoutes(ctx));
+  admin.route('/', outboxRoutes(ctx));
   return admin;
 }
