@@ -5,6 +5,7 @@ export const mappingsDe = {
   from: 'Von',
   to: 'An',
   actions: 'Aktionen',
+  status: 'Hinweis',
   add: 'Neu',
   save: 'Speichern',
   cancel: 'Abbrechen',

@@ -7,6 +7,7 @@ export const mappingsEn: typeof mappingsDe = {
   from: 'From',
   to: 'To',
   actions: 'Actions',
+  status: 'Notes',
   add: 'New',
   save: 'Save',
   cancel: 'Cancel',
