@@ -3,7 +3,8 @@
  * times pages of the list through the service (drizzle, as the API does) against a reference
  * measured in the same run on the same table, a bare `select … from task limit 50`.
  * Prints JSON: p50/p95 in milliseconds per case and the ratio to the reference.
- * Usage: npx tsx scripts/bench/task-list.ts [tasks=100000] [runs=30]
+ * Usage: npx tsx scripts/bench/task-list.ts [tasks=100000] [runs=30] (service-level detail;
+ * `npm run bench` times the same lists over HTTP and reuses `fillTasks`)
  * With DATABASE_URL set it runs on a fresh database on that PostgreSQL server, else on PGlite.
  */
 import { sql, type SQL } from 'drizzle-orm';

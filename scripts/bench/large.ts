@@ -1,0 +1,96 @@
+/**
+ * Large scan: one message of `megabytes` MB (a PDF-like base64 attachment) sent by smtp-source in
+ * its own process, while waves of 10 small messages (10 KB, 10 sessions) arrive every 2 s until
+ * the large one is answered. Figures: peak RSS growth of the gateway's process (this process:
+ * the gateway runs in it, the clients do not) against the message size (target ≤ 3×), and the
+ * slowest wave of small messages (target < 1 s; reference: the same wave with nothing else going on).
+ */
+import { randomBytes } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { once } from 'node:events';
+import { maxRow, now, sleep, smtpSource, type Row } from './lib.js';
+import { benchGateway } from './smtp.js';
+
+/**
+ * Writes a scan-like message of about `bytes` bytes (LF line ends; smtp-source sends CRLF):
+ * headers, a short text part and an application/pdf part of base64 lines of 76 characters.
+ */
+async function writeLargeMessage(file: string, bytes: number): Promise<void> {
+  const out = createWriteStream(file);
+  out.write(
+    [
+      'From: "MFP 2. OG" <scanner@bench.example>',
+      'To: scan@agency.example',
+      'Subject: Scan gross',
+      `Message-ID: <large-${Date.now()}@bench.example>`,
+      'Date: Sun, 29 Nov 2026 12:00:00 +0100',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+      '',
+      '--b',
+      'Content-Type: text/plain; charset=utf-8',
+      '',
+      'Scan vom Multifunktionsgerät.',
+      '--b',
+      'Content-Type: application/pdf; name="scan.pdf"',
+      'Content-Disposition: attachment; filename="scan.pdf"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      '',
+    ].join('\n'),
+  );
+  const linesNeeded = Math.floor(bytes / 77);
+  const pdfHead = Buffer.from('%PDF-1.4\n');
+  for (let written = 0; written < linesNeeded; ) {
+    const lines = Math.min(10_000, linesNeeded - written); // 10,000 lines of 57 raw bytes each
+    const raw = randomBytes(lines * 57);
+    if (written === 0) pdfHead.copy(raw);
+    const b64 = raw.toString('base64').replace(/.{76}/g, '$&\n');
+    if (!out.write(b64)) await once(out, 'drain');
+    written += lines;
+  }
+  out.end('\n--b--\n');
+  await once(out, 'finish');
+}
+
+/** Runs the large-scan bench on `driver`. @returns RSS growth ratio and small-message latency rows */
+export async function benchLarge(opts: { megabytes: number; driver: 'pglite' | 'postgres'; pgBaseUrl: string }, log: (s: string) => void): Promise<Row[]> {
+  const file = path.join(tmpdir(), `pe-bench-large-${process.pid}.eml`);
+  const bytes = opts.megabytes * 1_000_000;
+  await writeLargeMessage(file, bytes);
+  const g = await benchGateway(opts.driver, opts.pgBaseUrl);
+  const small = () => smtpSource(g.port, { messages: 10, sessions: 10, reuse: false, payloadBytes: 10 * 1024, from: 'scanner@bench.example', to: 'scan@agency.example' });
+  try {
+    await small(); // warm-up
+    const quietMs = Math.max(await small(), await small());
+    global.gc?.();
+    await sleep(200);
+    const baseRss = process.memoryUsage().rss;
+    let peakRss = baseRss;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, process.memoryUsage().rss)), 10);
+    const start = now();
+    let largeDone = false;
+    const large = smtpSource(g.port, { messages: 1, sessions: 1, reuse: false, file, from: 'scanner@bench.example', to: 'scan@agency.example' }).finally(() => (largeDone = true));
+    const waves: number[] = [];
+    await sleep(500);
+    while (!largeDone) {
+      waves.push(await small());
+      await sleep(1500);
+    }
+    const largeMs = await large;
+    clearInterval(sampler);
+    const growth = (peakRss - baseRss) / bytes;
+    const worst = Math.max(...waves);
+    log(`large ${opts.driver}: ${opts.megabytes} MB answered after ${(largeMs / 1000).toFixed(1)} s (${((now() - start) / 1000).toFixed(1)} s); RSS ${(baseRss / 1e6).toFixed(0)} → ${(peakRss / 1e6).toFixed(0)} MB; small waves ${waves.map((w) => w.toFixed(0)).join(', ')} ms (quiet ${quietMs.toFixed(0)} ms)`);
+    return [
+      maxRow('Large scan', `${opts.driver}, ${opts.megabytes} MB scan: peak RSS growth / message size`, '×', growth, null, '', 3),
+      maxRow('Large scan', `${opts.driver}, ${opts.megabytes} MB scan: slowest wave of 10 small msgs meanwhile (${waves.length} waves)`, 'ms', worst, quietMs, 'same wave, idle', 1000),
+    ];
+  } finally {
+    await g.close();
+    await rm(file, { force: true });
+  }
+}
