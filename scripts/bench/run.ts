@@ -3,7 +3,8 @@
  * run, printed as one table — each figure beside its ceiling measured in the same run and the ratio
  * (the machines are shared and noisy, so only ratios are promised; docs/performance.md).
  * `--quick` uses smaller counts (under two minutes). PostgreSQL benches use fresh databases on
- * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); `--no-postgres` skips them.
+ * BENCH_PG_URL (default postgres://postgres@127.0.0.1:5432/postgres); `--no-postgres` skips them,
+ * `--driver pglite|postgres` runs one driver only (e.g. under `node --cpu-prof`).
  */
 import { writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -40,7 +41,8 @@ async function section(name: string, fn: () => Promise<Row[]>) {
   }
 }
 
-const drivers: ('pglite' | 'postgres')[] = withPostgres ? ['pglite', 'postgres'] : ['pglite'];
+const onlyDriver = option('--driver') as 'pglite' | 'postgres' | undefined;
+const drivers: ('pglite' | 'postgres')[] = onlyDriver ? [onlyDriver] : withPostgres ? ['pglite', 'postgres'] : ['pglite'];
 
 await section('smtp', async () => {
   const { benchSmtp } = await import('./smtp.js');
