@@ -19,7 +19,7 @@ import { ROOT } from '../helpers/cli.js';
 import { driver, freshPostgresDatabase, tempDir, testConfig } from '../helpers/env.js';
 import { scriptedServer, waitFor } from './lib.js';
 
-test('SIGKILL while sending, restart: delivered exactly once with the same Message-ID', { timeout: 180_000 }, async () => {
+test('SIGKILL while sending, restart: delivered exactly once with the same Message-ID', { timeout: 480_000 }, async () => {
   const tmp = tempDir();
   const fresh = driver === 'postgres' ? await freshPostgresDatabase() : null;
   const dbEnv: Record<string, string> = fresh ? { DATABASE_URL: fresh.url } : {};

@@ -135,7 +135,7 @@ export async function scriptedServer(opts: {
     state,
     events,
     /** resolves once `n` messages were accepted (rejects after `ms`) */
-    waitAccepted(n: number, ms = 20_000): Promise<void> {
+    waitAccepted(n: number, ms = 60_000): Promise<void> {
       return waitFor(() => accepted.length >= n, ms, `${n} accepted message(s), have ${accepted.length}`);
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
@@ -184,7 +184,7 @@ export async function smtpSink(dir: string): Promise<{ port: number; files(): st
         });
         s.on('error', () => resolve(false));
       }),
-    10_000,
+    60_000,
     'smtp-sink to listen',
   );
   return {

@@ -22,7 +22,7 @@ const ENV = {
   SMTP_SEND_TIMEOUT_SECONDS: '5',
 };
 
-async function waitState(ctx: AppContext, id: number, state: string, ms = 15_000) {
+async function waitState(ctx: AppContext, id: number, state: string, ms = 60_000) {
   await waitFor(async () => (await getOutbox(ctx.db, id))?.state === state, ms, `outbox ${id} to be ${state}`);
   return (await getOutbox(ctx.db, id))!;
 }
@@ -65,7 +65,7 @@ describe('outbox: 250, then 451 then 250, then 550', () => {
 
   test('451 then 250: deferred, retried after the backoff, delivered once with the same Message-ID', async () => {
     const queued = await enqueueMessage(env.ctx, OPERATOR, mail('2'));
-    await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts === 1 && (await getOutbox(env.ctx.db, queued.id))!.state === 'queued', 10_000, 'first attempt deferred');
+    await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts === 1 && (await getOutbox(env.ctx.db, queued.id))!.state === 'queued', 60_000, 'first attempt deferred');
     const deferred = (await getOutbox(env.ctx.db, queued.id))!;
     assert.match(deferred.lastReply!, /451 4\.3\.0 Mailbox busy/);
     // first retry after base · 2^0 = 1 s
@@ -114,7 +114,7 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
       const poll = setInterval(() => {
         if (server.state.dataCount > times.length) onData();
       }, 20);
-      const failed = await waitState(env.ctx, queued.id, 'failed', 20_000);
+      const failed = await waitState(env.ctx, queued.id, 'failed', 60_000);
       clearInterval(poll);
       assert.equal(failed.attempts, 3);
       assert.match(failed.lastReply!, /451 4\.7\.1 Greylisted, attempt 3/);
@@ -137,9 +137,9 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     const worker = await startOutboxWorker(env.ctx);
     try {
       const queued = await enqueueMessage(env.ctx, OPERATOR, mail('6'));
-      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.state === 'queued' && (await getOutbox(env.ctx.db, queued.id))!.attempts === 1, 15_000, 'the first attempt to time out');
+      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.state === 'queued' && (await getOutbox(env.ctx.db, queued.id))!.attempts === 1, 60_000, 'the first attempt to time out');
       assert.match((await getOutbox(env.ctx.db, queued.id))!.lastReply!, /^send: no answer from 127\.0\.0\.1:\d+ in time/);
-      const sent = await waitState(env.ctx, queued.id, 'sent', 30_000);
+      const sent = await waitState(env.ctx, queued.id, 'sent', 60_000);
       assert.equal(sent.attempts, 2);
       assert.equal(server.state.dataCount, 2);
       assert.equal(server.accepted.length, 1);
@@ -177,7 +177,7 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     const worker = await startOutboxWorker(env.ctx);
     try {
       const queued = await enqueueMessage(env.ctx, OPERATOR, mail('5'));
-      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts >= 1 && (await getOutbox(env.ctx.db, queued.id))!.state !== 'sending', 10_000, 'first attempt');
+      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts >= 1 && (await getOutbox(env.ctx.db, queued.id))!.state !== 'sending', 60_000, 'first attempt');
       const row = (await getOutbox(env.ctx.db, queued.id))!;
       assert.equal(row.state, 'queued');
       assert.match(row.lastReply!, /^connect: cannot connect to 127\.0\.0\.1:\d+: connection refused$/);

@@ -62,7 +62,7 @@ describe('replies and the outbox through the API', () => {
 
   /** The message with that Message-ID, once the server accepted it. */
   const arrival = async (messageId: string) => {
-    await waitFor(() => server.accepted.some((m) => m.messageId === messageId), 15_000, `message ${messageId}`);
+    await waitFor(() => server.accepted.some((m) => m.messageId === messageId), 60_000, `message ${messageId}`);
     return server.accepted.find((m) => m.messageId === messageId)!;
   };
 
@@ -216,7 +216,7 @@ describe('replies and the outbox through the API', () => {
     const raw = `From: <juergen.weiss@agency.example>\r\nSubject: Eingang\r\nMessage-ID: <p1@example.org>\r\n\r\nx\r\n`;
     const ingested = await env.ctx.ingest(rawFromBuffer(Buffer.from(raw)), file);
     const queued = await replyToTask(env.ctx, OPERATOR, ingested.tasks[0]!.id, { text: 'Eingangsbestätigung' }, { automatic: true });
-    await waitFor(() => server.accepted.some((m) => m.messageId === queued.messageId), 10_000, 'the automatic reply');
+    await waitFor(() => server.accepted.some((m) => m.messageId === queued.messageId), 60_000, 'the automatic reply');
     const sent = server.accepted.find((m) => m.messageId === queued.messageId)!;
     assert.match(sent.raw.toString(), /^Auto-Submitted: auto-replied\r$/m);
     assert.match(sent.raw.toString(), /^In-Reply-To: <p1@example\.org>\r$/m);

@@ -215,7 +215,7 @@ describe('smtp test: connect → TLS → login → send over real servers', () =
       await server.waitAccepted(1);
       assert.equal(server.accepted[0]!.messageId, queued.messageId);
       assert.equal(server.accepted[0]!.secure, true);
-      await waitFor(async () => logged.includes('message sent'), 10_000, 'the log line of the delivery');
+      await waitFor(async () => logged.includes('message sent'), 60_000, 'the log line of the delivery');
     } finally {
       await worker.stop();
       await server.close();

@@ -22,8 +22,8 @@ test('smtp-sink accepts what the outbox sends, each message once', async () => {
     assert.deepEqual(steps.map((s) => [s.step, s.ok]), [['connect', true], ['tls', true], ['login', true], ['send', true]]);
     const queued = [];
     for (const n of [1, 2, 3]) queued.push(await enqueueMessage(env.ctx, OPERATOR, { to: `empfaenger${n}@example.org`, cc: 'akte@agency.example', subject: `Nachricht ${n}`, text: `Text ${n}` }));
-    for (const q of queued) await waitFor(async () => (await getOutbox(env.ctx.db, q.id))!.state === 'sent', 20_000, `outbox ${q.id} sent`);
-    await waitFor(() => sink.files().length === 4, 5000, 'four dump files (test message + 3)');
+    for (const q of queued) await waitFor(async () => (await getOutbox(env.ctx.db, q.id))!.state === 'sent', 60_000, `outbox ${q.id} sent`);
+    await waitFor(() => sink.files().length === 4, 20_000, 'four dump files (test message + 3)');
     const dumps = sink.files().map((f) => sink.read(f));
     for (const q of queued) {
       const holding = dumps.filter((d) => d.includes(`Message-ID: ${q.messageId}`));
