@@ -103,6 +103,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.ok(await verifyStaffPassword(db, BERND.login, BERND.password));
     assert.ok(await verifyStaffPassword(db, CLARA.login, CLARA.password));
     assert.ok(!(await page.content()).includes(CLARA.password), 'a password is never sent back');
+    await rec.shoot('staff-created');
   });
 
   test('a duplicate e-mail (other case) is refused with the reason beside the field; the typed values stay', async () => {
@@ -168,6 +169,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.equal(await page.getByRole('status').textContent(), 'Die Tätigkeiten der Kanäle wurden gespeichert.');
     const row = page.locator(`tr[data-activity-type-id="${created.id}"] td`);
     assert.deepEqual((await row.allTextContents()).slice(0, 3), ['Scan-Eingang Jugendamt', 'Scans (Empfang per Scanner)', '0']);
+    await rec.shoot('activity-types-chosen-for-scans');
 
     const after = await listChannelSettings(g.ctx.db);
     assert.equal(after.find((s) => s.channel === 'scanner')!.activityType, 'Scan-Eingang Jugendamt');
@@ -186,9 +188,13 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
 
     await Promise.all([page.waitForURL(`${g.base}/mappings`), page.getByRole('navigation').getByRole('link', { name: 'E-Mail-Adressen verwalten' }).click()]);
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
+    const empty = page.locator('#mapping-rows tr.empty-row');
+    assert.equal(await empty.textContent(), 'Noch keine Zuordnungen. Mit „Neu“ fügen Sie eine Zeile hinzu.');
+    assert.equal(await empty.isVisible(), true);
     await page.getByRole('button', { name: 'Neu' }).click();
     const editing = page.locator('#mapping-rows tr.editing');
     await editing.waitFor();
+    assert.equal(await empty.isVisible(), false, 'the grid has a row now');
     await rec.shoot('mapping-new-row');
 
     // Von offers the active staff e-mails (datalist), An the active staff with login and mail.import
@@ -209,7 +215,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await rec.shoot('mapping-added-offer');
 
     await row.getByRole('button', { name: 'Jetzt zuordnen' }).click();
-    await row.locator('td.status [role="status"]').waitFor();
+    await row.locator('td.status [data-routed]').waitFor();
     assert.equal(await row.locator('td.status').textContent(), '2 Vorgänge wurden zugeordnet.');
     assert.equal(await countWaitingTasks(g.ctx.db, ERIKA.email), 0);
     await rec.shoot('mapping-routed');
@@ -291,7 +297,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.equal(await dialog, `Zeile ${ADMIN.email} → ${ADMIN.name} (${ADMIN.login}) löschen?`);
     await page.locator(`#mapping-${added.id}`).waitFor({ state: 'detached' });
     assert.deepEqual((await listMappings(g.ctx.db)).map((x) => x.id), [changed[0]!.id]);
-    assert.equal(await page.locator('#mapping-rows tr').count(), 1);
+    assert.equal(await page.locator('#mapping-rows tr[data-mapping-id]').count(), 1);
     await rec.shoot('mapping-deleted');
     assert.equal(await page.evaluate(() => (window as unknown as { marker?: number }).marker), 7, 'still no page load');
   });
@@ -302,6 +308,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await Promise.all([page.waitForURL(`${g.base}/staff/${berndId}`), page.getByRole('link', { name: `Bearbeiten: ${BERND.name}` }).click()]);
     await Promise.all([page.waitForURL(`${g.base}/staff/${berndId}/deactivate`), page.getByRole('link', { name: 'Deaktivieren …' }).click()]);
     assert.equal(await page.locator('h1').textContent(), `${BERND.name} deaktivieren?`);
+    await rec.shoot('staff-deactivate-confirm');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Ja, deaktivieren' }).click()]);
     const lines = await page.getByRole('status').locator('p').allTextContents();
     assert.equal(lines[0], `${BERND.name} wurde deaktiviert.`);
@@ -309,6 +316,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.match(lines[2]!, /^Jetzt in „Nicht zugeordnet“ \(ohne weitere Kandidat\*in\): 2 Vorgänge\. Vorgänge: #\d+, #\d+$/);
     assert.equal(lines[3], 'Noch ihr/ihm zugewiesen (bitte weiterleiten): 0 Vorgänge.');
     assert.equal(await page.getByLabel('Aktuell').isChecked(), false);
+    await rec.shoot('staff-deactivated-report');
 
     assert.equal((await getStaff(g.ctx.db, berndId)).active, false);
     // the two tasks routed to Bernd alone wait in the unassigned queue again

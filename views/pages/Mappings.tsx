@@ -17,7 +17,6 @@ export function MappingsPage({ view, rows, choices }: { view: View; rows: Mappin
           {t.noEligible}
         </p>
       )}
-      {!rows.length && <p>{t.empty}</p>}
       <table class="mapping-grid" data-testid="mapping-grid">
         <thead>
           <tr>
@@ -30,6 +29,10 @@ export function MappingsPage({ view, rows, choices }: { view: View; rows: Mappin
           </tr>
         </thead>
         <tbody id="mapping-rows">
+          {/* shown while the grid has no other row (CSS), also after a row is added or deleted in place */}
+          <tr class="empty-row">
+            <td colspan={4}>{t.empty}</td>
+          </tr>
           {rows.map((row) => (
             <MappingRow view={view} row={row} />
           ))}
