@@ -91,7 +91,7 @@ export function MailboxForm({ view, channel, values, errors, stored, health }: {
           )}
         </dl>
       )}
-      <form method="post" action={`/settings/mailbox/${channel}`} class="settings-form" data-testid={`mailbox-form-${channel}`}>
+      <form method="post" action={`/settings/mailbox/${channel}`} class="settings-form" novalidate data-testid={`mailbox-form-${channel}`}>
         <CsrfField view={view} />
         <Group legend={t.heading}>
           <SelectField form={f} name="protocol" label={t.protocol} value={v('protocol') || 'imap'} options={[['imap', 'IMAP'], ['pop3', 'POP3']]} errors={errors} />
@@ -145,7 +145,7 @@ export function AddressList({ view, channel, addresses, value, errors }: { view:
           ))}
         </ul>
       )}
-      <form method="post" action={`/settings/addresses/${channel}`} class="settings-form inline-form">
+      <form method="post" action={`/settings/addresses/${channel}`} class="settings-form inline-form" novalidate>
         <CsrfField view={view} />
         <TextField form={`addr-${channel}`} name="address" label={t.address} type="email" value={value} errors={errors} />
         <button type="submit">{t.add}</button>
@@ -189,7 +189,7 @@ export function SmtpAccountForm({ view, values, errors, stored, hasPassword }: {
     <section aria-labelledby="smtp-h">
       <h3 id="smtp-h">{t.heading}</h3>
       {!stored && <p class="muted">{t.none}</p>}
-      <form method="post" action="/settings/smtp" class="settings-form" data-testid="smtp-form">
+      <form method="post" action="/settings/smtp" class="settings-form" novalidate data-testid="smtp-form">
         <CsrfField view={view} />
         <Group legend={t.heading}>
           <TextField form={f} name="host" label={t.host} value={v('host')} errors={errors} />
@@ -219,7 +219,7 @@ export function SmtpTestForm({ view, stored }: { view: View; stored: boolean }) 
     <section aria-labelledby="smtp-test-h">
       <h3 id="smtp-test-h">{t.testHeading}</h3>
       <p class="muted">{t.testHint}</p>
-      <form hx-post="/settings/smtp/test" hx-target="#smtp-test" hx-swap="outerHTML" class="settings-form inline-form">
+      <form hx-post="/settings/smtp/test" hx-target="#smtp-test" hx-swap="outerHTML" class="settings-form inline-form" novalidate>
         <TextField form="smtp-test" name="to" label={t.testTo} type="email" />
         <button type="submit" disabled={!stored}>
           {t.testSubmit}
@@ -238,7 +238,7 @@ export function ImportForm({ view, channel, values, errors, activityTypes }: { v
   return (
     <section aria-labelledby={`${f}-h`}>
       <h3 id={`${f}-h`}>{t.heading(channelName)}</h3>
-      <form method="post" action={`/settings/import/${channel}`} class="settings-form" data-testid={`import-form-${channel}`}>
+      <form method="post" action={`/settings/import/${channel}`} class="settings-form" novalidate data-testid={`import-form-${channel}`}>
         <CsrfField view={view} />
         <Group legend={channelName}>
           <CheckField form={f} name="autoImport" label={t.autoImport} checked={values.autoImport === true} errors={errors} />
