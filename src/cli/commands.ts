@@ -7,7 +7,7 @@ import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '.
 import { MailboxError } from '../inbound/mailbox/types.js';
 import { LeaseHeldError, setMailbox, showMailbox } from '../services/mailboxes.js';
 import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../services/devices.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
+import { ForbiddenError, NotFoundError, uniqueViolation, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listChannelSettings, setImportSettings } from '../services/settings.js';
 import { addMapping, addStaff, listMappings, listStaff, setStaffPassword } from '../services/staff.js';
@@ -447,6 +447,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 2;
     if (err instanceof MailboxTestFailed || err instanceof AlreadyReported) return 1;
+    err = uniqueViolation(err) ?? err;
     if (err instanceof ValidationError) {
       io.err(`refused (${err.field}): ${err.message}\n`);
       return 1;

@@ -5,7 +5,7 @@ import { findStaffByLogin } from '../db/repositories/staff.js';
 import type { TaskView } from '../db/repositories/task-views.js';
 import { syncStaff } from '../services/claims.js';
 import { ValidationError } from '../services/errors.js';
-import { countWaitingTasks, deactivateStaff, routeWaitingTasks } from '../services/staff-lifecycle.js';
+import { deactivateStaff, routeAfterMapping, routeWaitingTasks } from '../services/staff-lifecycle.js';
 import {
   actorByLogin,
   assignTask,
@@ -53,11 +53,8 @@ function taskTable(tasks: TaskView[]): string {
  * @returns what to add to the command's JSON output, and the text to print
  */
 export async function waitingAfterMapping(db: Db, from: string, route: boolean): Promise<{ waiting: number; routed: number[]; text: string }> {
-  const waiting = await countWaitingTasks(db, from);
-  if (route) {
-    const { routed } = waiting ? await routeWaitingTasks(db, from) : { routed: [] as number[] };
-    return { waiting, routed, text: routed.length ? `routed ${routed.length} waiting task(s) from ${from}: ${routed.join(', ')}\n` : '' };
-  }
+  const { waiting, routed } = await routeAfterMapping(db, from, route);
+  if (route) return { waiting, routed, text: routed.length ? `routed ${routed.length} waiting task(s) from ${from}: ${routed.join(', ')}\n` : '' };
   const text = waiting
     ? `${waiting} unassigned task(s) from ${from} are waiting; route them with: posteingang mapping route --from ${from}\n`
     : '';

@@ -170,11 +170,15 @@ async function store(
   const unreadable = existing.parseError !== null;
   const settings = await tx.select().from(channelSetting).where(inArray(channelSetting.channel, channels));
   const tasks: IngestedTask[] = [];
+  let candidates: number[] | undefined;
   for (const channel of channels) {
-    const [present] = await tx
-      .select({ id: task.id, status: task.status })
-      .from(task)
-      .where(and(eq(task.messageId, existing.id), eq(task.channel, channel)));
+    // a message inserted just now has no task yet; only a duplicate can
+    const [present] = duplicate
+      ? await tx
+          .select({ id: task.id, status: task.status })
+          .from(task)
+          .where(and(eq(task.messageId, existing.id), eq(task.channel, channel)))
+      : [];
     if (present) {
       const cands = await tx.select({ id: taskCandidate.staffId }).from(taskCandidate).where(eq(taskCandidate.taskId, present.id));
       tasks.push({ id: present.id, channel, status: present.status, candidates: cands.map((c) => c.id), created: false });
@@ -182,7 +186,7 @@ async function store(
     }
     const setting = settings.find((s) => s.channel === channel);
     if (!setting) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
-    const candidates = unreadable ? [] : await candidatesFor(tx, existing.senderAddress);
+    candidates ??= unreadable ? [] : await candidatesFor(tx, existing.senderAddress);
     const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
     const [created] = await tx
       .insert(task)

@@ -27,3 +27,27 @@ export class ForbiddenError extends Error {
     this.name = 'ForbiddenError';
   }
 }
+
+/** Unique indexes (src/db/schema.ts) and the input field each one guards. */
+const UNIQUE_FIELDS: Record<string, string> = {
+  staff_active_email_idx: 'email',
+  staff_login_idx: 'login',
+  sender_mapping_from_to_idx: 'to',
+  activity_type_name_lower_idx: 'name',
+  device_account_name_idx: 'name',
+};
+
+/**
+ * A unique-index violation (SQLSTATE 23505) that got past a service's own check because two
+ * requests raced, as the ValidationError that check would have thrown; null for anything else.
+ * Looks through drizzle's wrapping (`cause`) for the driver error of postgres.js or PGlite.
+ */
+export function uniqueViolation(err: unknown): ValidationError | null {
+  for (let e = err as { code?: unknown; constraint_name?: unknown; constraint?: unknown; message?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (e.code !== '23505') continue;
+    const name = String(e.constraint_name ?? e.constraint ?? /"([a-z_]+)"/.exec(String(e.message))?.[1] ?? '');
+    const field = UNIQUE_FIELDS[name] ?? 'id';
+    return new ValidationError(field, `this ${field} is already taken (someone saved the same value at the same moment)`);
+  }
+  return null;
+}

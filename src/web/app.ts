@@ -5,7 +5,7 @@ import type { AppContext } from '../context.js';
 import { ping } from '../db/client.js';
 import { z } from 'zod';
 import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../services/errors.js';
+import { ForbiddenError, NotFoundError, uniqueViolation, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
@@ -60,7 +60,8 @@ export function createApp(ctx: AppContext): Hono {
   const app = new Hono();
   const { db } = ctx;
 
-  app.onError((err, c) => {
+  app.onError((thrown, c) => {
+    const err = uniqueViolation(thrown) ?? thrown;
     if (err instanceof NotFoundError) return c.json({ error: err.message }, 404);
     if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field }, 400);
     if (err instanceof ForbiddenError) return c.json({ error: err.message }, 403);

@@ -8,7 +8,7 @@ import type { Channel } from '../../db/schema.js';
 import type { IngestResult } from '../../ingest/ingest.js';
 import { spool, SizeLimitError, type RawMessage } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
-import { installLenientHelo } from './lenient-helo.js';
+import { installLenientHelo } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
 import { tlsPolicy, type TlsMaterial } from './tls.js';
 
@@ -79,6 +79,8 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   const counted = new Set<string>();
   /** Negotiated TLS protocol per session ('TLSv1.3', 'TLSv1'): smtp-server keeps only the cipher, whose `version` is its minimum protocol. */
   const tlsProtocols = new Map<string, string>();
+  /** Channel of each recipient accepted in a session, found at RCPT TO: DATA needs no second lookup. */
+  const recipientChannels = new Map<string, Map<string, Channel>>();
   const servers: SMTPServer[] = [];
 
   function release(session: SMTPServerSession) {
@@ -140,6 +142,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     onClose(session) {
       release(session);
       tlsProtocols.delete(session.id);
+      recipientChannels.delete(session.id);
       // smtp-server answers an idle client itself; its last error reply is kept in the session
       if (/^421 .*timeout/i.test((session as { error?: string }).error ?? '')) {
         log.info({ session: session.id, peer: session.remoteAddress, seconds: config.SMTP_COMMAND_TIMEOUT_SECONDS }, 'connection closed: idle longer than SMTP_COMMAND_TIMEOUT_SECONDS');
@@ -176,7 +179,12 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       }
       channelForRecipient(address.address, deps.lookupRecipient).then(
         (channel) => {
-          if (channel) return callback();
+          if (channel) {
+            let accepted = recipientChannels.get(session.id);
+            if (!accepted) recipientChannels.set(session.id, (accepted = new Map()));
+            accepted.set(address.address, channel);
+            return callback();
+          }
           log.info({ session: session.id, rcpt: address.address }, 'recipient refused: not an inbound address');
           callback(reply(550, `5.1.1 <${address.address}>: no such inbound address here`));
         },
@@ -253,8 +261,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     try {
       const rcptTo = session.envelope.rcptTo.map((r) => r.address);
       const channels: Channel[] = [];
+      const accepted = recipientChannels.get(session.id);
       for (const r of rcptTo) {
-        const c = await channelForRecipient(r, deps.lookupRecipient);
+        const c = accepted?.get(r) ?? (await channelForRecipient(r, deps.lookupRecipient));
         if (c && !channels.includes(c)) channels.push(c);
       }
       const source: SmtpSource = {

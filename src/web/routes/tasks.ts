@@ -1,10 +1,9 @@
-import { Hono, type Context } from 'hono';
+import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { syncStaff } from '../../services/claims.js';
-import { ValidationError } from '../../services/errors.js';
 import { assignTask, completeTask, dayView, forwardTask, getTask, reopenTask, taskHistoryFor } from '../../services/task-actions.js';
-import { document, idParams, validate } from '../api-spec.js';
+import { document, idParams, jsonBody, validate } from '../api-spec.js';
 import type { ApiEnv } from '../app.js';
 
 /** Body of `POST /tasks/:id/forward` and `/assign`: the login of the staff member who gets the task. */
@@ -26,14 +25,6 @@ document({ method: 'post', path: '/tasks/{id}/complete', summary: 'complete a ta
 document({ method: 'post', path: '/tasks/{id}/reopen', summary: 'reopen a completed task', params: idParams });
 document({ method: 'post', path: '/tasks/{id}/forward', summary: 'forward a task to another staff member ("weitergeleitet")', params: idParams, body: taskTargetBody });
 document({ method: 'post', path: '/tasks/{id}/assign', summary: 'assign a task from the unassigned queue', access: 'admin', params: idParams, body: taskTargetBody });
-
-async function jsonBody(c: Context): Promise<unknown> {
-  try {
-    return await c.req.json();
-  } catch {
-    throw new ValidationError('body', 'expected a JSON object (Content-Type: application/json)');
-  }
-}
 
 /**
  * Task routes under `/api/v1` (issue 5 items 4 and 5), acting as the token's staff member:
