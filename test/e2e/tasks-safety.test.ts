@@ -245,7 +245,7 @@ describe(`task pages in the browser: list, queue, detail, safety (${driver})`, (
     assert.deepEqual(t.outside, []);
 
     // Susi gets the task and sees it in Meine Vorgänge and its detail
-    await assignTask(g.ctx.db, OPERATOR, ids.xss, STAFF.login);
+    await assignTask(g.ctx.db, OPERATOR, ids.xss!, STAFF.login);
     const s = await tab('tasks-xss-staff');
     await login(s.page, g.base, STAFF);
     await s.page.goto(`${g.base}/meine-vorgaenge`);

@@ -1,3 +1,4 @@
+import type { Child } from 'hono/jsx';
 import type { OpenTaskRow } from '../../src/services/task-list.js';
 import type { View } from '../view.js';
 
@@ -52,6 +53,17 @@ function FieldError({ id, error }: { id: string; error?: string }) {
   ) : null;
 }
 
+/** A filter: its label, its control and the reason it was refused (beside it). */
+function Field({ id, label, error, children }: { id: string; label: string; error?: string; children?: Child }) {
+  return (
+    <div class="filter-field">
+      <label for={id}>{label}</label>
+      {children}
+      <FieldError id={id} error={error} />
+    </div>
+  );
+}
+
 function Filters({ view, base, state, options, error }: { view: View; base: string; state: TaskListState; options: TaskListOptions; error?: { field: string; message: string } }) {
   const t = view.t.tasksPages;
   const err = (field: string) => (error?.field === field ? error.message : undefined);
@@ -61,39 +73,38 @@ function Filters({ view, base, state, options, error }: { view: View; base: stri
       <fieldset>
         <legend>{t.filters}</legend>
         <div class="filter-grid">
-          <label for="f-status">{t.status}</label>
-          <select id="f-status" name="status" aria-describedby={described('status')}>
-            <option value="">{t.any}</option>
-            {['open', 'unassigned'].map((s) => (
-              <option value={s} selected={state.status === s}>
-                {t.statusName[s]}
-              </option>
-            ))}
-          </select>
-          <FieldError id="f-status" error={err('status')} />
-          <label for="f-channel">{t.channel}</label>
-          <select id="f-channel" name="channel" aria-describedby={described('channel')}>
-            <option value="">{t.any}</option>
-            {['general', 'scanner'].map((s) => (
-              <option value={s} selected={state.channel === s}>
-                {t.channelName[s]}
-              </option>
-            ))}
-          </select>
-          <FieldError id="f-channel" error={err('channel')} />
-          <label for="f-activityType">{t.activityType}</label>
-          <select id="f-activityType" name="activityType" aria-describedby={described('activityType')}>
-            <option value="">{t.any}</option>
-            {options.activityTypes.map((a) => (
-              <option value={a} selected={state.activityType.toLowerCase() === a.toLowerCase()}>
-                {a}
-              </option>
-            ))}
-          </select>
-          <FieldError id="f-activityType" error={err('activityType')} />
+          <Field id="f-status" label={t.status} error={err('status')}>
+            <select id="f-status" name="status" aria-describedby={described('status')}>
+              <option value="">{t.any}</option>
+              {['open', 'unassigned'].map((s) => (
+                <option value={s} selected={state.status === s}>
+                  {t.statusName[s]}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="f-channel" label={t.channel} error={err('channel')}>
+            <select id="f-channel" name="channel" aria-describedby={described('channel')}>
+              <option value="">{t.any}</option>
+              {['general', 'scanner'].map((s) => (
+                <option value={s} selected={state.channel === s}>
+                  {t.channelName[s]}
+                </option>
+              ))}
+            </select>
+          </Field>
+          <Field id="f-activityType" label={t.activityType} error={err('activityType')}>
+            <select id="f-activityType" name="activityType" aria-describedby={described('activityType')}>
+              <option value="">{t.any}</option>
+              {options.activityTypes.map((a) => (
+                <option value={a} selected={state.activityType.toLowerCase() === a.toLowerCase()}>
+                  {a}
+                </option>
+              ))}
+            </select>
+          </Field>
           {options.assignees && (
-            <>
-              <label for="f-assignee">{t.assignee}</label>
+            <Field id="f-assignee" label={t.assignee} error={err('assignee')}>
               <select id="f-assignee" name="assignee" aria-describedby={described('assignee')}>
                 <option value="">{t.any}</option>
                 <option value="none" selected={state.assignee === 'none'}>
@@ -105,24 +116,23 @@ function Filters({ view, base, state, options, error }: { view: View; base: stri
                   </option>
                 ))}
               </select>
-              <FieldError id="f-assignee" error={err('assignee')} />
-            </>
+            </Field>
           )}
-          <label for="f-sender">{t.sender}</label>
-          <input id="f-sender" name="sender" type="search" value={state.sender} aria-describedby={described('sender')} />
-          <FieldError id="f-sender" error={err('sender')} />
-          <label for="f-olderThanDays">{t.olderThanDays}</label>
-          <input id="f-olderThanDays" name="olderThanDays" type="number" min="1" max="36500" value={state.olderThanDays} aria-describedby={described('olderThanDays')} />
-          <FieldError id="f-olderThanDays" error={err('olderThanDays')} />
-          <label for="f-perPage">{t.perPage}</label>
-          <select id="f-perPage" name="perPage">
-            {PER_PAGE.map((n) => (
-              <option value={String(n)} selected={state.perPage === n}>
-                {n}
-              </option>
-            ))}
-          </select>
-          <span></span>
+          <Field id="f-sender" label={t.sender} error={err('sender')}>
+            <input id="f-sender" name="sender" type="search" value={state.sender} aria-describedby={described('sender')} />
+          </Field>
+          <Field id="f-olderThanDays" label={t.olderThanDays} error={err('olderThanDays')}>
+            <input id="f-olderThanDays" name="olderThanDays" type="number" min="1" max="36500" value={state.olderThanDays} aria-describedby={described('olderThanDays')} />
+          </Field>
+          <Field id="f-perPage" label={t.perPage}>
+            <select id="f-perPage" name="perPage">
+              {PER_PAGE.map((n) => (
+                <option value={String(n)} selected={state.perPage === n}>
+                  {n}
+                </option>
+              ))}
+            </select>
+          </Field>
         </div>
         {state.sort !== 'created' && <input type="hidden" name="sort" value={state.sort} />}
         {state.order !== 'asc' && <input type="hidden" name="order" value={state.order} />}

@@ -43,13 +43,13 @@ function Err({ id, model, form }: { id: string; model: MessageDetailModel; form:
 }
 
 /** A history entry's details in words: who it went to or came from. */
-function detailText(detail: unknown): string {
+function detailText(view: View, detail: unknown): string {
   if (!detail || typeof detail !== 'object') return '';
   const d = detail as Record<string, unknown>;
   const parts: string[] = [];
   if (typeof d.from === 'string' && d.from) parts.push(`${d.from} →`);
   if (typeof d.to === 'string' && d.to) parts.push(d.from ? d.to : `→ ${d.to}`);
-  if (typeof d.status === 'string') parts.push(`(${d.status})`);
+  if (typeof d.status === 'string') parts.push(`(${view.t.tasksPages.statusName[d.status] ?? d.status})`);
   if (typeof d.reason === 'string') parts.push(`(${d.reason})`);
   return parts.join(' ');
 }
@@ -205,7 +205,7 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
                 <td>{dateTime(view, h.at)}</td>
                 <td>{h.actor?.name ?? d.system}</td>
                 <td>
-                  {d.event[h.action] ?? h.action} {detailText(h.detail)}
+                  {d.event[h.action] ?? h.action} {detailText(view, h.detail)}
                 </td>
               </tr>
             ))}
