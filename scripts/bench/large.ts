@@ -11,6 +11,8 @@ import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { once } from 'node:events';
+import { execFile } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { maxRow, now, sleep, smtpSource, type Row } from './lib.js';
 import { benchGateway } from './smtp.js';
 
@@ -56,8 +58,24 @@ async function writeLargeMessage(file: string, bytes: number): Promise<void> {
   await once(out, 'finish');
 }
 
-/** Runs the large-scan bench on `driver`. @returns RSS growth ratio and small-message latency rows */
+/**
+ * Runs the large-scan bench on `driver` in a child process of its own, so that memory the earlier
+ * benches left reserved in this process (V8 heap, PGlite's WASM memory) cannot hide the growth.
+ * @returns RSS growth ratio and small-message latency rows
+ */
 export async function benchLarge(opts: { megabytes: number; driver: 'pglite' | 'postgres'; pgBaseUrl: string }, log: (s: string) => void): Promise<Row[]> {
+  const args = ['--expose-gc', '--import', 'tsx', fileURLToPath(import.meta.url), opts.driver, String(opts.megabytes)];
+  const { stdout, stderr } = await new Promise<{ stdout: string; stderr: string }>((resolve, reject) =>
+    execFile(process.execPath, args, { env: { ...process.env, BENCH_PG_URL: opts.pgBaseUrl }, maxBuffer: 10 * 1024 * 1024, timeout: 600_000 }, (err, stdout, stderr) =>
+      err ? reject(new Error(`${err.message}\n${stderr}`)) : resolve({ stdout, stderr }),
+    ),
+  );
+  for (const line of stderr.split('\n').filter(Boolean)) log(line);
+  return JSON.parse(stdout) as Row[];
+}
+
+/** The measurement itself, in the current process (see {@link benchLarge}). */
+async function measureLarge(opts: { megabytes: number; driver: 'pglite' | 'postgres'; pgBaseUrl: string }, log: (s: string) => void): Promise<Row[]> {
   const file = path.join(tmpdir(), `pe-bench-large-${process.pid}.eml`);
   const bytes = opts.megabytes * 1_000_000;
   await writeLargeMessage(file, bytes);
@@ -93,4 +111,13 @@ export async function benchLarge(opts: { megabytes: number; driver: 'pglite' | '
     await g.close();
     await rm(file, { force: true });
   }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const driver = process.argv[2] === 'postgres' ? 'postgres' : 'pglite';
+  const rows = await measureLarge({ driver, megabytes: Number(process.argv[3] ?? 50), pgBaseUrl: process.env.BENCH_PG_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres' }, (s) =>
+    process.stderr.write(`${s}\n`),
+  );
+  process.stdout.write(JSON.stringify(rows));
+  process.exit(0);
 }

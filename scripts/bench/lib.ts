@@ -47,7 +47,7 @@ export function maxRow(bench: string, figure: string, unit: string, value: numbe
   };
 }
 
-const fmt = (x: number | null) => (x === null || Number.isNaN(x) ? '–' : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
+const fmt = (x: number | null) => (x === null || Number.isNaN(x) ? '–' : Number.isInteger(x) ? String(x) : Math.abs(x) >= 100 ? x.toFixed(0) : Math.abs(x) >= 10 ? x.toFixed(1) : x.toFixed(2));
 
 /** The rows as one fixed-width text table (figure | value | ceiling | ratio | target | result). */
 export function formatTable(rows: Row[]): string {
