@@ -94,3 +94,30 @@ export function inlineScripts(page: Page): Promise<{ scripts: number; handlers: 
     handlers: [...document.querySelectorAll('*')].flatMap((e) => [...e.attributes].filter((a) => a.name.toLowerCase().startsWith('on')).map((a) => `${e.tagName}@${a.name}`)),
   }));
 }
+
+/**
+ * The usual start of a page test: a gateway with ADMIN and STAFF ({@link adminGateway}), chromium,
+ * one German tab whose pages are recorded as `<driver>-<prefix>-…` screenshots, signed in as ADMIN.
+ * `close()` flushes the screenshots and stops the browser and the gateway.
+ */
+export async function adminTab(prefix: string) {
+  const g = await adminGateway();
+  const browser = await launchBrowser();
+  const context = await browser.newContext({ locale: 'de-DE' });
+  const page = await context.newPage();
+  const rec = recordPages(page, prefix);
+  await login(page, g.base, ADMIN);
+  return {
+    g,
+    browser,
+    context,
+    page,
+    rec,
+    async close() {
+      await rec.flush();
+      await context.close();
+      await browser.close();
+      await g.close();
+    },
+  };
+}

@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { listActivityTypes } from '../../src/services/activity-types.js';
 import { addInboundAddress } from '../../src/services/addresses.js';
 import { listChannelSettings } from '../../src/services/settings.js';
@@ -15,7 +15,7 @@ import { countWaitingTasks } from '../../src/services/staff-lifecycle.js';
 import { getStaff, listMappings, listStaff, updateStaff, verifyStaffPassword } from '../../src/services/staff.js';
 import { driver } from '../helpers/env.js';
 import { sendRaw, simpleMessage } from '../inbound/lib.js';
-import { ADMIN, adminGateway, inlineScripts, launchBrowser, login, recordPages, STAFF } from './lib.js';
+import { ADMIN, adminTab, inlineScripts, STAFF } from './lib.js';
 
 const BERND = { name: 'Berger, Bernd', email: 'bernd.berger@rathaus.example', login: 'bberger', password: 'Bernd-Berger-2026!' };
 const CLARA = { name: 'Cramer, Clara', email: 'clara.cramer@rathaus.example', login: 'ccramer', password: 'Clara-Cramer-2026!' };
@@ -23,29 +23,19 @@ const ERIKA = { name: 'Extern, Erika', email: 'erika@partner.example' };
 const INBOUND = 'post@rathaus.example';
 
 describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
-  let g: Awaited<ReturnType<typeof adminGateway>>;
-  let browser: Browser;
-  let context: BrowserContext;
+  let tab: Awaited<ReturnType<typeof adminTab>>;
+  let g: typeof tab.g;
   let page: Page;
-  let rec: ReturnType<typeof recordPages>;
+  let rec: typeof tab.rec;
   const inline: { url: string; scripts: number; handlers: string[] }[] = [];
   const id = async (name: string) => (await listStaff(g.ctx.db)).find((s) => s.name === name)!.id;
 
   before(async () => {
-    g = await adminGateway();
-    browser = await launchBrowser();
-    context = await browser.newContext({ locale: 'de-DE' });
-    page = await context.newPage();
-    rec = recordPages(page, 'staff-mappings');
+    tab = await adminTab('staff-mappings');
+    ({ g, page, rec } = tab);
     page.on('load', () => void inlineScripts(page).then((i) => inline.push({ url: page.url(), ...i }), () => {}));
-    await login(page, g.base, ADMIN);
   });
-  after(async () => {
-    await rec?.flush();
-    await context?.close();
-    await browser?.close();
-    await g?.close();
-  });
+  after(() => tab?.close());
 
   test('two staff members with login and mail.import (one entirely by keyboard) and an external one are created through the form', async () => {
     await Promise.all([page.waitForURL(`${g.base}/staff`), page.getByRole('navigation').getByRole('link', { name: 'Mitarbeiter*innen' }).click()]);
@@ -335,6 +325,17 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     const offered = await editing.locator('datalist option').evaluateAll((os) => os.map((o) => (o as HTMLOptionElement).value));
     assert.ok(!offered.includes(BERND.email));
     await rec.shoot('mapping-after-deactivation');
+  });
+
+  test('the three pages speak English after the language switch', async () => {
+    const expect = { '/staff': 'Staff', '/activity-types': 'Activity types', '/mappings': 'Manage e-mail addresses' };
+    for (const [path, title] of Object.entries(expect)) {
+      await page.goto(`${g.base}/sprache?lang=en&back=${encodeURIComponent(path)}`);
+      assert.equal(new URL(page.url()).pathname, path);
+      assert.equal(await page.locator('h1').textContent(), title);
+    }
+    assert.deepEqual(await page.locator('.mapping-grid thead th').allTextContents(), ['From', 'To', 'Actions', 'Notes']);
+    await page.goto(`${g.base}/sprache?lang=de&back=/mappings`);
   });
 
   test('the pages carry no inline script', () => {
