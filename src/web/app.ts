@@ -1,4 +1,3 @@
-import { create as contentDisposition } from 'content-disposition';
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import type { AppContext } from '../context.js';
@@ -11,6 +10,7 @@ import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
 import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
 import { adminRoutes } from './admin/index.js';
+import { downloadResponse } from './download.js';
 import { adminDataRoutes } from './routes/admin-data.js';
 import { taskListRoutes } from './routes/task-list.js';
 import { outboxRoutes } from './routes/outbox.js';
@@ -18,20 +18,6 @@ import { taskRoutes } from './routes/tasks.js';
 
 /** Variables of every /api/v1 request: the staff member the bearer token acts as. */
 export type ApiEnv = { Variables: { principal: Principal } };
-
-function streamBody(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
-  const it = chunks[Symbol.asyncIterator]();
-  return new ReadableStream({
-    async pull(controller) {
-      const { value, done } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
-}
 
 const taskListQuery = pagingQuery.extend({
   status: z.enum(TASK_STATUSES).optional(),
@@ -97,27 +83,11 @@ export function createApp(ctx: AppContext): Hono {
   api.get('/messages/:id/raw', async (c) => {
     const { id } = validate(idParams, c.req.param());
     const raw = await messages.rawMessage(db, id, c.get('principal'));
-    return new Response(streamBody(raw.chunks), {
-      headers: {
-        'Content-Type': 'message/rfc822',
-        'Content-Length': String(raw.size),
-        'Content-Disposition': contentDisposition(`message-${id}.eml`),
-        'X-Content-Type-Options': 'nosniff',
-        ETag: `"${raw.sha256}"`,
-      },
-    });
+    return downloadResponse(raw.chunks, { contentType: 'message/rfc822', size: raw.size, filename: `message-${id}.eml` }, { ETag: `"${raw.sha256}"` });
   });
   api.get('/attachments/:id', async (c) => {
     const { attachment, chunks } = await messages.attachmentContent(db, validate(idParams, c.req.param()).id, c.get('principal'));
-    return new Response(streamBody(chunks), {
-      headers: {
-        'Content-Type': attachment.contentType,
-        'Content-Length': String(attachment.size),
-        'Content-Disposition': contentDisposition(attachment.filename),
-        'X-Content-Type-Options': 'nosniff',
-        'Content-Security-Policy': "sandbox; default-src 'none'",
-      },
-    });
+    return downloadResponse(chunks, attachment);
   });
   // open-task list (before any /tasks/:id route) and reference data: activity types, settings, staff, mappings
   api.route('/', taskListRoutes(ctx));

@@ -21,7 +21,8 @@ export interface QueueError {
   message: string;
 }
 
-function PersonSelect({ view, id, people, describedBy }: { view: View; id: string; people: EligiblePerson[]; describedBy?: string }) {
+/** A required select of the people a task can go to (value: their login). */
+export function PersonSelect({ view, id, people, describedBy }: { view: View; id: string; people: EligiblePerson[]; describedBy?: string }) {
   return (
     <select id={id} name="to" required aria-describedby={describedBy}>
       <option value="">{view.t.tasksPages.detail.choose}</option>

@@ -3,6 +3,7 @@ import type { TaskView } from '../../src/db/repositories/task-views.js';
 import type { taskHistoryFor } from '../../src/services/task-actions.js';
 import type { EligiblePerson } from '../../src/services/task-pages.js';
 import { CsrfField } from '../fragments/CsrfField.js';
+import { PersonSelect } from '../fragments/TasksQueue.js';
 import { dateTime } from '../fragments/TasksTable.js';
 import { Layout } from '../layouts/Layout.js';
 import type { View } from '../view.js';
@@ -21,17 +22,6 @@ export interface MessageDetailModel {
   notice?: string;
   /** an action that failed, with the reason shown beside its field */
   error?: { form: 'complete' | 'reopen' | 'forward' | 'assign'; message: string };
-}
-
-function PersonSelect({ view, id, people, describedBy }: { view: View; id: string; people: EligiblePerson[]; describedBy?: string }) {
-  return (
-    <select id={id} name="to" required aria-describedby={describedBy}>
-      <option value="">{view.t.tasksPages.detail.choose}</option>
-      {people.map((p) => (
-        <option value={p.login}>{p.name}</option>
-      ))}
-    </select>
-  );
 }
 
 function Err({ id, model, form }: { id: string; model: MessageDetailModel; form: string }) {

@@ -1,4 +1,3 @@
-import { create as contentDisposition } from 'content-disposition';
 import { Hono, type Context } from 'hono';
 import { MessageDetailPage, type MessageDetailModel } from '../../../views/pages/MessageDetail.js';
 import type { AppContext } from '../../context.js';
@@ -8,6 +7,7 @@ import { mailHtmlCsp, sanitiseMailHtml } from '../../services/mail-html.js';
 import { attachmentContent, rawMessage, showMessage } from '../../services/messages.js';
 import { completeTask, forwardTask, getTask, reopenTask, taskHistoryFor, type Actor } from '../../services/task-actions.js';
 import { eligibleStaff, messageRecipients } from '../../services/task-pages.js';
+import { downloadResponse } from '../download.js';
 import { page, view, type AdminEnv } from './render.js';
 import { renderTaskList } from './tasks.js';
 
@@ -19,21 +19,6 @@ export function actorOf(c: Context<AdminEnv>): Actor & { id: number } {
 
 /** A positive id from the path. */
 const pathId = (c: Context) => Number(c.req.param('id'));
-
-/** Stored bytes (an async iterable of Buffers) as a response body stream, read as the client takes them. */
-function stream(chunks: AsyncIterable<Buffer>): ReadableStream<Uint8Array> {
-  const it = chunks[Symbol.asyncIterator]();
-  return new ReadableStream({
-    async pull(controller) {
-      const { value, done } = await it.next();
-      if (done) controller.close();
-      else controller.enqueue(new Uint8Array(value.buffer, value.byteOffset, value.byteLength));
-    },
-    async cancel() {
-      await it.return?.();
-    },
-  });
-}
 
 /**
  * Renders the message detail of task `id` (headers, text, sanitised HTML in a sandboxed frame,
@@ -98,26 +83,12 @@ export function taskDetailRoutes(ctx: AppContext): Hono<AdminEnv> {
   r.get('/messages/:id{[0-9]+}/raw', async (c) => {
     const id = pathId(c);
     const raw = await rawMessage(db, id, actorOf(c));
-    return new Response(stream(raw.chunks), {
-      headers: {
-        'Content-Type': 'message/rfc822',
-        'Content-Length': String(raw.size),
-        'Content-Disposition': contentDisposition(`message-${id}.eml`),
-        'Content-Security-Policy': "sandbox; default-src 'none'",
-      },
-    });
+    return downloadResponse(raw.chunks, { contentType: 'message/rfc822', size: raw.size, filename: `message-${id}.eml` });
   });
 
   r.get('/attachments/:id{[0-9]+}', async (c) => {
     const { attachment, chunks } = await attachmentContent(db, pathId(c), actorOf(c));
-    return new Response(stream(chunks), {
-      headers: {
-        'Content-Type': attachment.contentType,
-        'Content-Length': String(attachment.size),
-        'Content-Disposition': contentDisposition(attachment.filename),
-        'Content-Security-Policy': "sandbox; default-src 'none'",
-      },
-    });
+    return downloadResponse(chunks, attachment);
   });
 
   r.get('/messages/:id{[0-9]+}/html', async (c) => {
