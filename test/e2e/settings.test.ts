@@ -225,6 +225,11 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     assert.equal(await page.locator('#smtp-from-error').count(), 1);
     assert.equal(await page.getByTestId('smtp-form').getByLabel('Absendername').inputValue(), 'Jugendamt');
     await page.goto(`${g.base}/settings?tab=sending`);
+    // an empty test address is refused with the reason, nothing is sent
+    const [refused] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === '/settings/smtp/test'), page.getByRole('button', { name: 'Testmail senden' }).click()]);
+    assert.equal(refused.status(), 400);
+    assert.equal(await page.locator('#smtp-test [role=alert]').textContent(), 'Ungültig: at least one address is required');
+    assert.equal(smtp.state.dataCount, 0);
     await page.getByLabel('Empfängeradresse').fill('pruefung@rathaus.example');
     await page.getByRole('button', { name: 'Testmail senden' }).click();
     await page.locator('#smtp-test li.step').first().waitFor({ timeout: 30_000 });
