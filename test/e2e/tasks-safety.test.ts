@@ -222,6 +222,10 @@ describe(`task pages in the browser: list, queue, detail, safety (${driver})`, (
     assert.equal(await page.getByRole('link', { name: 'Externe Inhalte laden' }).getAttribute('href'), `/tasks/${ids.xss}?external=1`);
     const html = await fetch(`${g.base}/messages/${ids.xss}/html`, { headers: { Cookie: await sessionCookie(t.context) } });
     assert.equal(html.headers.get('content-security-policy'), "default-src 'none'; img-src data:; style-src 'unsafe-inline'; font-src 'none'; form-action 'none'; base-uri 'none'; frame-ancestors 'self'; sandbox");
+    // asked for, the frame's document keeps the image and its CSP allows images (fetched here, not loaded: no outside traffic)
+    const ext = await fetch(`${g.base}/messages/${ids.xss}/html?external=1`, { headers: { Cookie: await sessionCookie(t.context) } });
+    assert.match(ext.headers.get('content-security-policy') ?? '', /img-src http: https: data:/);
+    assert.match(await ext.text(), /<p>Hallo<\/p><img src="http:\/\/tracker\.example\.org\/p\.gif" \/><\/body>/);
     // the attachment: a safe name, Content-Disposition attachment, the bytes of the part
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('attachment').click()]);
     assert.equal(download.suggestedFilename(), XSS_SAFE_NAME);
