@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json <file>] [--only smtp,claim,api,large]`: every benchmark in one
+ * `npm run bench [-- --quick] [--json <file>] [--only smtp,claim,api,large,imap]`: every benchmark in one
  * run, printed as one table — each figure beside its ceiling measured in the same run and the ratio
  * (the machines are shared and noisy, so only ratios are promised; docs/performance.md).
  * `--quick` uses smaller counts (under two minutes). PostgreSQL benches use fresh databases on
@@ -70,8 +70,14 @@ await section('large', async () => {
   return out;
 });
 
+await section('imap', async () => {
+  const { benchImap } = await import('./imap.js');
+  const out: Row[] = [];
+  for (const driver of drivers) out.push(...(await benchImap({ messages: quick ? 300 : 10_000, driver, pgBaseUrl }, log)));
+  return out;
+});
+
 rows.push(
-  { bench: 'IMAP poll', figure: 'not measured yet', unit: '', value: NaN, ceiling: null, ceilingName: '', ratio: null, target: null, pass: null, note: 'see docs/performance.md' },
   { bench: 'POP3 poll', figure: 'not measured yet', unit: '', value: NaN, ceiling: null, ceilingName: '', ratio: null, target: null, pass: null, note: 'see docs/performance.md' },
 );
 
