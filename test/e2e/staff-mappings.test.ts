@@ -15,7 +15,7 @@ import { countWaitingTasks } from '../../src/services/staff-lifecycle.js';
 import { getStaff, listMappings, listStaff, updateStaff, verifyStaffPassword } from '../../src/services/staff.js';
 import { driver } from '../helpers/env.js';
 import { sendRaw, simpleMessage } from '../inbound/lib.js';
-import { ADMIN, adminTab, inlineScripts, STAFF } from './lib.js';
+import { ADMIN, adminTab, csrfToken, inlineScripts, login, sessionCookie, STAFF } from './lib.js';
 
 const BERND = { name: 'Berger, Bernd', email: 'bernd.berger@rathaus.example', login: 'bberger', password: 'Bernd-Berger-2026!' };
 const CLARA = { name: 'Cramer, Clara', email: 'clara.cramer@rathaus.example', login: 'ccramer', password: 'Clara-Cramer-2026!' };
@@ -336,6 +336,22 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     }
     assert.deepEqual(await page.locator('.mapping-grid thead th').allTextContents(), ['From', 'To', 'Actions', 'Notes']);
     await page.goto(`${g.base}/sprache?lang=de&back=/mappings`);
+  });
+
+  test('staff without the admin role get 403 on the three pages and their fragments', async () => {
+    const other = await tab.browser.newContext({ locale: 'de-DE' });
+    const p = await other.newPage();
+    await login(p, g.base, STAFF);
+    for (const path of ['/staff', `/staff/${await id(ERIKA.name)}`, '/activity-types', '/mappings', '/mappings/new']) {
+      const res = await p.goto(`${g.base}${path}`);
+      assert.equal(res!.status(), 403, path);
+    }
+    const cookie = await sessionCookie(other);
+    const token = await csrfToken(p);
+    const post = await fetch(`${g.base}/mappings`, { method: 'POST', headers: { cookie, 'X-CSRF-Token': token, 'HX-Request': 'true' }, body: new URLSearchParams({ from: ERIKA.email, to: String(await id(STAFF.name)) }) });
+    assert.equal(post.status, 403);
+    assert.deepEqual((await listMappings(g.ctx.db)).map((m) => m.toLogin), [STAFF.login], 'nothing added');
+    await other.close();
   });
 
   test('the pages carry no inline script', () => {
