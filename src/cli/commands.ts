@@ -360,7 +360,9 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
         importSince: o.importSince as string | undefined,
         enabled: o.enabled === undefined ? undefined : o.enabled === 'yes',
       });
-      io.out(`mailbox of ${channel} saved\n`);
+      const saved = await showMailbox(ctx, parseChannel(channel));
+      // port and after-import follow protocol and security unless given: say what they are now
+      io.out(`mailbox of ${channel} saved: ${saved!.protocol} ${saved!.host}:${saved!.port} (${saved!.security}), after import ${saved!.afterImport}\n`);
     });
   mailboxCmd
     .command('show [channel]')
@@ -381,7 +383,9 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
           `${c}: ${m.protocol} ${m.username} @ ${m.host}:${m.port} (${m.security})${m.folder === null ? '' : `, folder ${m.folder}`}, after import ${m.afterImport}` +
             `${m.enabled ? '' : ', DISABLED'}\n  last success ${h?.lastSuccessAt?.toISOString() ?? 'never'}, ` +
             `failures in a row ${h?.consecutiveFailures ?? 0}, imported ${h?.importedTotal ?? 0}` +
-            `${h?.lastError ? `\n  last error ${h.lastErrorAt?.toISOString()}: ${h.lastError}` : ''}\n`,
+            `${h?.lastError ? `\n  last error ${h.lastErrorAt?.toISOString()}: ${h.lastError}${h.lastSuccessAt && h.lastErrorAt && h.lastSuccessAt > h.lastErrorAt ? ' (resolved: polled fine since)' : ''}` : ''}` +
+            m.leftOnServer.map((f) => `\n  left on the server: ${f.item}: ${f.reason}`).join('') +
+            '\n',
         );
       }
     });

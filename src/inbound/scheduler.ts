@@ -159,7 +159,7 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
         if (err instanceof LeaseHeldError) {
           log.info({ channel, retryInSeconds: LEASE_SECONDS }, 'poll after IDLE notice skipped: another instance holds the lease; retrying');
           later(channel, LEASE_SECONDS * 1000);
-        } else {
+        } else if (!stopped) {
           log.warn({ channel, err: err.message }, 'poll after IDLE notice failed');
         }
       });

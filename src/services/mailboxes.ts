@@ -7,6 +7,7 @@ import { MAILBOX_PROTOCOLS, MAILBOX_SECURITY, type Channel, type MailboxProtocol
 import { describeMailboxError } from '../inbound/mailbox/connection.js';
 import { MailboxError, type MailboxAdapter, type MailboxSettings, type PollReport, type TestStep } from '../inbound/mailbox/types.js';
 import { publish } from '../events.js';
+import { checkCaFile } from './ca-file.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { parseChannel } from './validate.js';
 
@@ -32,9 +33,18 @@ function checkAfterImport(protocol: MailboxProtocol, value: string): string {
   throw new ValidationError('afterImport', `"${value}" is not an after-import action for IMAP; use seen, move:<folder>, delete or keep`);
 }
 
-/** IMAP folder names compare exactly, except INBOX, which is case-insensitive (RFC 3501 §5.1). */
+/**
+ * An IMAP folder name as servers resolve it: trailing hierarchy separators ('/' or '.') dropped
+ * (`INBOX/` is INBOX) and the INBOX prefix upper-cased, since INBOX is case-insensitive
+ * (RFC 3501 §5.1); the rest compares exactly.
+ */
+function canonicalFolder(name: string): string {
+  const trimmed = name.trim().replace(/[/.]+$/, '');
+  return /^inbox(?=$|[/.])/i.test(trimmed) ? `INBOX${trimmed.slice(5)}` : trimmed;
+}
+
 function sameFolder(a: string, b: string): boolean {
-  return a === b || (a.toUpperCase() === 'INBOX' && b.toUpperCase() === 'INBOX');
+  return canonicalFolder(a) === canonicalFolder(b);
 }
 
 function oneLine(value: string, field: string): string {
@@ -106,15 +116,7 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
   }
   let caFile = current?.caFile ?? null;
   if (input.caFile !== undefined) {
-    caFile = input.caFile.trim() ? path.resolve(input.caFile.trim()) : null;
-    if (caFile) {
-      try {
-        new X509Certificate(await readFile(caFile));
-      } catch (err) {
-        const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not a PEM certificate';
-        throw new ValidationError('caFile', `${caFile} ${reason}`);
-      }
-    }
+    caFile = await checkCaFile(input.caFile);
   }
   let importSince = current?.importSince ?? null;
   if (input.importSince !== undefined) {
@@ -139,7 +141,15 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
   await publish(ctx.database, 'mailbox.changed', { channel });
 }
 
-/** The mailbox of a channel without its password, with its poll health; null when none is set. */
+/** Key of a mailbox account for checkpoints, UIDLs and failures: `<protocol>://<username>@<host>:<port>`. */
+function accountKey(row: Pick<repo.MailboxRow, 'protocol' | 'username' | 'host' | 'port'>): string {
+  return `${row.protocol}://${row.username}@${row.host.toLowerCase()}:${row.port}`;
+}
+
+/**
+ * The mailbox of a channel without its password, with its poll health and the messages left on
+ * the server (too large, or failing with their reason); null when none is set.
+ */
 export async function showMailbox(ctx: AppContext, channel: Channel) {
   const row = await repo.getMailbox(ctx.db, channel);
   if (!row) return null;
@@ -160,6 +170,7 @@ export async function showMailbox(ctx: AppContext, channel: Channel) {
           importedTotal: health.importedTotal,
         }
       : null,
+    leftOnServer: (await repo.listFailures(ctx.db, accountKey(row))).map((f) => ({ item: f.itemKey, reason: f.reason, permanent: f.permanent, attempts: f.attempts })),
   };
 }
 
@@ -183,7 +194,7 @@ export async function loadMailboxSettings(ctx: AppContext, channel: Channel): Pr
     ca: row.caFile ? await readCaFile(row.caFile) : null,
     tlsLegacy: row.tlsLegacy,
     importSince: row.importSince,
-    account: `${row.protocol}://${row.username}@${row.host.toLowerCase()}:${row.port}`,
+    account: accountKey(row),
   };
 }
 

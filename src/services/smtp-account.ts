@@ -6,6 +6,7 @@ import { getSmtpAccount, saveSmtpAccount } from '../db/repositories/outbox-accou
 import { SMTP_AUTH_METHODS, SMTP_SECURITY, type SmtpAuthMethod, type SmtpSecurity } from '../db/schema.js';
 import { composeMessage, newMessageId, oneLine, parseAddresses } from '../outbound/compose.js';
 import { deliver, DeliveryError, type SmtpSettings, type StepReport } from '../outbound/transport.js';
+import { checkCaFile } from './ca-file.js';
 import { NotFoundError, ValidationError } from './errors.js';
 
 /** AES-GCM purpose of the stored SMTP password (secrets.ts). */
@@ -79,14 +80,7 @@ export async function setSmtpAccount(ctx: AppContext, input: SmtpAccountInput): 
   const fromName = oneLine((input.fromName ?? current?.fromName ?? '').trim(), 'fromName') || null;
   let caFile = current?.caFile ?? null;
   if (input.caFile !== undefined) {
-    caFile = input.caFile.trim() ? path.resolve(input.caFile.trim()) : null;
-    if (caFile) {
-      try {
-        new X509Certificate(await readFile(caFile));
-      } catch (err) {
-        throw new ValidationError('caFile', `${caFile} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'does not exist' : 'is not a PEM certificate'}`);
-      }
-    }
+    caFile = await checkCaFile(input.caFile);
   }
   await saveSmtpAccount(ctx.db, {
     host,

@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db } from '../client.js';
-import { attachment, message, receipt, task, taskCandidate } from '../schema.js';
+import { taskVisibleTo } from './task-views.js';
+import { attachment, message, receipt, task } from '../schema.js';
 
 const summary = {
   id: message.id,
@@ -15,10 +16,9 @@ const summary = {
   parseError: message.parseError,
 };
 
-/** SQL: the message has a task that `staffId` is assignee or candidate of. */
+/** SQL: the message has a task that `staffId` may see (taskVisibleTo: assignee, or candidate of an unclaimed task). */
 export function visibleTo(staffId: number, messageId: SQL | typeof message.id = message.id): SQL {
-  return sql`exists (select 1 from ${task} where ${task.messageId} = ${messageId} and (${task.assigneeId} = ${staffId}
-    or exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${staffId})))`;
+  return sql`exists (select 1 from ${task} where ${task.messageId} = ${messageId} and ${taskVisibleTo(staffId)})`;
 }
 
 /** Messages, newest first; with `visibleTo`, only those of that staff member's tasks. */

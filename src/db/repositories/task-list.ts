@@ -82,7 +82,8 @@ function conditions(f: OpenTaskFilter): { where: SQL; needsMessage: boolean } {
   if (f.visibleTo !== undefined) {
     // `in (subquery)` under OR becomes one hashed subplan: the candidacies are read once, not per task
     w.push(
-      sql`(${task.assigneeId} = ${f.visibleTo} or ${task.id} in (select ${taskCandidate.taskId} from ${taskCandidate} where ${taskCandidate.staffId} = ${f.visibleTo}))`,
+      // the rule of taskVisibleTo: assignee, or candidate of a task nobody claimed yet
+      sql`(${task.assigneeId} = ${f.visibleTo} or (${task.assigneeId} is null and ${task.id} in (select ${taskCandidate.taskId} from ${taskCandidate} where ${taskCandidate.staffId} = ${f.visibleTo})))`,
     );
   }
   return { where: and(...w)!, needsMessage: f.senderAddress !== undefined || f.senderContains !== undefined };

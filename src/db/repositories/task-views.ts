@@ -9,11 +9,15 @@ export interface PersonRef {
   name: string;
 }
 
-/** `true` when the staff member is the task's assignee or one of its candidates (the rule that decides what staff see). */
+/**
+ * `true` when the staff member may see the task (the rule that decides what staff see): they are
+ * its assignee, or it is not claimed yet and they are one of its candidates. Once someone claimed
+ * it (first to sync, domain.md item 5), the other candidates no longer see it.
+ */
 export function taskVisibleTo(staffId: number): SQL {
   return or(
     eq(task.assigneeId, staffId),
-    sql`exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${staffId})`,
+    sql`(${task.assigneeId} is null and exists (select 1 from ${taskCandidate} where ${taskCandidate.taskId} = ${task.id} and ${taskCandidate.staffId} = ${staffId}))`,
   )!;
 }
 

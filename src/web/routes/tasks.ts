@@ -7,7 +7,7 @@ import { document, idParams, jsonBody, validate } from '../api-spec.js';
 import type { ApiEnv } from '../app.js';
 
 /** Body of `POST /tasks/:id/forward` and `/assign`: the login of the staff member who gets the task. */
-export const taskTargetBody = z.object({ to: z.string().trim().min(1).max(64) });
+export const taskTargetBody = z.strictObject({ to: z.string().trim().min(1).max(64) });
 
 /** Query of `GET /tasks?view=day`: the day view, of today or of `date` (YYYY-MM-DD, gateway's local time zone). */
 export const dayViewQuery = z.object({
