@@ -173,7 +173,7 @@ describe(`admin in the browser: login, safety, dashboard (${driver})`, () => {
     assert.equal(await t.page.locator('h1').textContent(), 'Meine Vorgänge');
     const nav = await t.page.getByRole('navigation').getByRole('link').allTextContents();
     assert.deepEqual(nav, ['Meine Vorgänge']);
-    for (const path of ['/vorgaenge', '/mitarbeiter', '/adressen', '/taetigkeiten', '/einstellungen']) {
+    for (const path of ['/tasks', '/tasks/unassigned', '/staff', '/mappings', '/activity-types', '/settings', '/outbox']) {
       const res = await t.page.goto(`${g.base}${path}`);
       assert.equal(res!.status(), 403, path);
       assert.equal(await t.page.locator('h1').textContent(), 'Kein Zugriff');
@@ -209,7 +209,7 @@ describe(`admin in the browser: login, safety, dashboard (${driver})`, () => {
 
   test('every page sent the CSP without inline script and has no inline script; no CSP violation was reported', () => {
     const paths = new Set(seen.map((p) => new URL(p.url).pathname));
-    for (const path of ['/login', '/', '/meine-vorgaenge', '/einstellungen', '/vorgaenge']) assert.ok(paths.has(path), `checked ${path}: ${[...paths].join(' ')}`);
+    for (const path of ['/login', '/', '/meine-vorgaenge', '/settings', '/tasks']) assert.ok(paths.has(path), `checked ${path}: ${[...paths].join(' ')}`);
     for (const p of seen) {
       assert.ok(p.csp, `${p.url}: CSP header`);
       assert.match(p.csp!, /(^|;\s*)script-src 'self'(;|$)/, p.url);

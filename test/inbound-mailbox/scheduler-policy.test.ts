@@ -243,6 +243,9 @@ describe('mailbox settings that must be refused', () => {
     await assert.rejects(setMailbox(env.ctx, 'scanner', { ...base, folder: 'Scans', afterImport: 'move:Scans' }), refused('afterImport'));
     // INBOX is case-insensitive (RFC 3501 §5.1)
     await assert.rejects(setMailbox(env.ctx, 'scanner', { ...base, folder: 'INBOX', afterImport: 'move:inbox' }), refused('afterImport'));
+    // a trailing hierarchy separator names the same folder (Dovecot resolves INBOX/ to INBOX)
+    await assert.rejects(setMailbox(env.ctx, 'scanner', { ...base, folder: 'INBOX', afterImport: 'move:INBOX/' }), refused('afterImport'));
+    await assert.rejects(setMailbox(env.ctx, 'scanner', { ...base, folder: 'Scans', afterImport: 'move:Scans/' }), refused('afterImport'));
     await setMailbox(env.ctx, 'scanner', { ...base, folder: 'Scans', afterImport: 'move:Scans/Erledigt' });
     // changing only the folder onto the move target is refused too
     await assert.rejects(setMailbox(env.ctx, 'scanner', { folder: 'Scans/Erledigt' }), refused('afterImport'));
