@@ -67,11 +67,11 @@ export async function clearAllLeases(db: Db): Promise<void> {
 
 /** Counts one newly imported message of a channel (at once, so a poll cut short still counts). */
 export async function countImported(db: Db, channel: Channel, n = 1): Promise<void> {
-  await db.insert(mailboxHealth).values({ channel }).onConflictDoNothing();
+  // one round trip per imported message: an upsert instead of insert-if-missing plus update
   await db
-    .update(mailboxHealth)
-    .set({ importedTotal: sql`${mailboxHealth.importedTotal} + ${n}` })
-    .where(eq(mailboxHealth.channel, channel));
+    .insert(mailboxHealth)
+    .values({ channel, importedTotal: n })
+    .onConflictDoUpdate({ target: mailboxHealth.channel, set: { importedTotal: sql`${mailboxHealth.importedTotal} + ${n}` } });
 }
 
 /** Records the outcome of one poll (its imports are counted one by one with countImported). */
