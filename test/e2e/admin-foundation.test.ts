@@ -6,7 +6,7 @@ import { addInboundAddress } from '../../src/services/addresses.js';
 import { addStaff, setStaffPassword } from '../../src/services/staff.js';
 import { sendRaw } from '../inbound/lib.js';
 import { driver } from '../helpers/env.js';
-import { ADMIN, adminGateway, csrfToken, inlineScripts, launchBrowser, login, recordPages, sessionCookie, STAFF } from './lib.js';
+import { ADMIN, adminGateway, csrfToken, inlineScripts, launchBrowser, login, recordPages, sessionCookie, STAFF, loadAfter } from './lib.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 
@@ -137,7 +137,7 @@ describe(`admin in the browser: login, safety, dashboard (${driver})`, () => {
     const t = await tab('logout');
     await login(t.page, g.base, ADMIN);
     const cookie = await sessionCookie(t.context);
-    await Promise.all([t.page.waitForURL((u) => u.pathname === '/login'), t.page.getByRole('button', { name: 'Abmelden' }).click()]);
+    await loadAfter(t.page, (u) => u.pathname === '/login', () => t.page.getByRole('button', { name: 'Abmelden' }).click());
     assert.equal(await t.page.getByRole('status').textContent(), 'Sie wurden abgemeldet.');
     const r = await fetch(`${g.base}/`, { headers: { cookie }, redirect: 'manual' });
     assert.equal(r.status, 302);
@@ -151,13 +151,13 @@ describe(`admin in the browser: login, safety, dashboard (${driver})`, () => {
     assert.equal(await t.page.locator('h1').textContent(), 'Anmelden');
     assert.equal(await t.page.locator('html').getAttribute('lang'), 'de');
     await t.page.getByLabel('Sprache').selectOption('en');
-    await Promise.all([t.page.waitForURL((u) => u.pathname === '/login'), t.page.getByRole('button', { name: 'OK' }).click()]);
+    await loadAfter(t.page, (u) => u.pathname === '/login', () => t.page.getByRole('button', { name: 'OK' }).click());
     assert.equal(await t.page.locator('h1').textContent(), 'Log in');
     assert.equal(await t.page.locator('html').getAttribute('lang'), 'en');
     await login(t.page, g.base, ADMIN);
     assert.equal(await t.page.locator('h1').textContent(), 'Dashboard');
     await t.page.getByLabel('Language').selectOption('de');
-    await Promise.all([t.page.waitForURL((u) => u.pathname === '/'), t.page.getByRole('button', { name: 'OK' }).click()]);
+    await loadAfter(t.page, (u) => u.pathname === '/', () => t.page.getByRole('button', { name: 'OK' }).click());
     assert.equal(await t.page.locator('h1').textContent(), 'Übersicht');
     await t.close();
     const en = await tab('accept-language', 'en-US');

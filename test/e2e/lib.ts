@@ -38,12 +38,27 @@ export async function adminGateway(env: Record<string, string> = {}) {
   return { ...g, ctx: g.gateway.ctx, base: `http://127.0.0.1:${g.gateway.http.port}` };
 }
 
+/**
+ * Runs `action` (a click or key press that submits a form or follows a link) and resolves once the
+ * document it leads to has fired `load`; then checks that document's URL against `url` (a string is
+ * compared whole, a RegExp tested, a function given the parsed URL). Waiting for the new document's
+ * load event, not for a matching URL, keeps a URL the page already had (a second `?created=`)
+ * from being taken for the new one.
+ * Throws: an Error naming the URL when the loaded page's URL does not match.
+ */
+export async function loadAfter(page: Page, url: string | RegExp | ((u: URL) => boolean), action: () => Promise<unknown>): Promise<void> {
+  await Promise.all([page.waitForEvent('load'), action()]);
+  const now = page.url();
+  const ok = typeof url === 'string' ? now === url : url instanceof RegExp ? url.test(now) : url(new URL(now));
+  if (!ok) throw new Error(`the page loaded ${now}, not the expected URL ${String(url)}`);
+}
+
 /** Logs in through the login form; resolves once the page after login has loaded. */
 export async function login(page: Page, base: string, who: { login: string; password: string }): Promise<void> {
   await page.goto(`${base}/login`);
   await page.getByLabel(/Anmeldename|Login name/).fill(who.login);
   await page.getByLabel(/^(Passwort|Password)$/).fill(who.password);
-  await Promise.all([page.waitForURL((u) => u.pathname !== '/login'), page.getByRole('button', { name: /^(Anmelden|Log in)$/ }).click()]);
+  await loadAfter(page, (u) => u.pathname !== '/login', () => page.getByRole('button', { name: /^(Anmelden|Log in)$/ }).click());
 }
 
 /** The session cookie of a browser context as a `Cookie` header value, for requests with fetch. */

@@ -11,7 +11,7 @@ import nodemailer from 'nodemailer';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { driver } from '../helpers/env.js';
-import { ADMIN, adminGateway, launchBrowser, login, recordPages } from './lib.js';
+import { ADMIN, adminGateway, launchBrowser, login, recordPages, loadAfter } from './lib.js';
 
 const sha256 = (b: Buffer | Uint8Array) => createHash('sha256').update(b).digest('hex');
 const SCAN_BOX = { user: 'scan@rathaus.example', password: 'Scan-Postfach-2026!' };
@@ -48,8 +48,8 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
     await login(page, g.base, ADMIN);
 
     // 1. the scanner mailbox against the test Dovecot, and its connection test
-    await Promise.all([page.waitForURL((u) => u.pathname === '/settings'), page.getByRole('navigation').getByRole('link', { name: 'Einstellungen' }).click()]);
-    await Promise.all([page.waitForURL((u) => u.search === '?tab=scanner'), page.getByRole('link', { name: 'Empfang per Scanner' }).click()]);
+    await loadAfter(page, (u) => u.pathname === '/settings', () => page.getByRole('navigation').getByRole('link', { name: 'Einstellungen' }).click());
+    await loadAfter(page, (u) => u.search === '?tab=scanner', () => page.getByRole('link', { name: 'Empfang per Scanner' }).click());
     const mb = page.getByTestId('mailbox-form-scanner');
     await mb.getByLabel('Server (Host)').fill(dovecot.host);
     await mb.getByLabel('Port').fill(String(dovecot.ports.imaps));
@@ -57,7 +57,7 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
     await mb.getByLabel('Benutzername').fill(SCAN_BOX.user);
     await mb.getByLabel('Passwort').fill(SCAN_BOX.password);
     await mb.getByLabel(/^CA-Datei/).fill(dovecot.caFile);
-    await Promise.all([page.waitForURL((u) => u.searchParams.get('notice') === 'saved'), mb.getByRole('button', { name: 'Speichern' }).click()]);
+    await loadAfter(page, (u) => u.searchParams.get('notice') === 'saved', () => mb.getByRole('button', { name: 'Speichern' }).click());
     await page.getByRole('button', { name: 'Verbindung testen' }).click();
     await page.locator('#mailbox-test-scanner [role=status]').waitFor({ timeout: 30_000 });
     const steps = await page.locator('#mailbox-test-scanner li.step').evaluateAll((els) => els.map((e) => `${e.getAttribute('data-step')}:${e.getAttribute('data-ok')}`));
@@ -65,10 +65,10 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
     await rec.shoot('mailbox-tested');
     // the SMTP receiver takes scans for this address
     await page.getByLabel('Neue Empfangsadresse').fill(INBOUND);
-    await Promise.all([page.waitForURL((u) => u.searchParams.get('notice') === 'added'), page.getByRole('button', { name: 'Hinzufügen' }).click()]);
+    await loadAfter(page, (u) => u.searchParams.get('notice') === 'added', () => page.getByRole('button', { name: 'Hinzufügen' }).click());
 
     // 2. two staff members with login and mail.import, and the scanner as an external one
-    await Promise.all([page.waitForURL(`${g.base}/staff`), page.getByRole('navigation').getByRole('link', { name: 'Mitarbeiter*innen' }).click()]);
+    await loadAfter(page, `${g.base}/staff`, () => page.getByRole('navigation').getByRole('link', { name: 'Mitarbeiter*innen' }).click());
     for (const p of [BERND, CLARA]) {
       const form = page.getByTestId('staff-create-form');
       await form.getByLabel('Name (Nachname, Vorname)').fill(p.name);
@@ -76,18 +76,18 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
       await form.getByLabel('Anmeldename').fill(p.login);
       await form.getByLabel(/^mail\.import/).check();
       await form.getByLabel(/^Passwort/).fill(p.password);
-      await Promise.all([page.waitForURL(/\/staff\?created=\d+$/), form.getByRole('button', { name: 'Anlegen' }).click()]);
+      await loadAfter(page, /\/staff\?created=\d+$/, () => form.getByRole('button', { name: 'Anlegen' }).click());
       assert.equal(await page.getByRole('status').textContent(), `${p.name} wurde angelegt.`);
     }
     const ext = page.getByTestId('staff-create-form');
     await ext.getByLabel('Name (Nachname, Vorname)').fill(SCANNER.name);
     await ext.getByLabel('E-Mail-Adresse').fill(SCANNER.email);
     await ext.getByLabel('Extern (ohne Anmeldung)').check();
-    await Promise.all([page.waitForURL(/\/staff\?created=\d+$/), ext.getByRole('button', { name: 'Anlegen' }).click()]);
+    await loadAfter(page, /\/staff\?created=\d+$/, () => ext.getByRole('button', { name: 'Anlegen' }).click());
     assert.equal(await page.getByRole('status').textContent(), `${SCANNER.name} wurde angelegt.`);
 
     // 3. the mapping: the scanner's address → Bernd, added in the grid
-    await Promise.all([page.waitForURL(`${g.base}/mappings`), page.getByRole('navigation').getByRole('link', { name: 'E-Mail-Adressen verwalten' }).click()]);
+    await loadAfter(page, `${g.base}/mappings`, () => page.getByRole('navigation').getByRole('link', { name: 'E-Mail-Adressen verwalten' }).click());
     await page.getByRole('button', { name: 'Neu' }).click();
     const editing = page.locator('#mapping-rows tr.editing');
     await editing.waitFor();
@@ -100,7 +100,7 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
     await rec.shoot('mapping-saved');
 
     // 4. the dashboard, then a scan over SMTP: the task appears without a reload
-    await Promise.all([page.waitForURL(`${g.base}/`), page.getByRole('navigation').getByRole('link', { name: 'Übersicht' }).click()]);
+    await loadAfter(page, `${g.base}/`, () => page.getByRole('navigation').getByRole('link', { name: 'Übersicht' }).click());
     assert.equal(await page.getByTestId('open-count').textContent(), '0');
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 6));
     const pdf = Buffer.concat([Buffer.from('%PDF-1.4\n% Posteingang scenario scan\n'), randomBytes(4096), Buffer.from('\n%%EOF\n')]);
@@ -121,15 +121,15 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
     await rec.shoot('dashboard-with-scan');
 
     // 5. the message: open it from the task list, download the attachment, complete the task
-    await Promise.all([page.waitForURL((u) => u.pathname === '/tasks'), page.getByRole('navigation').getByRole('link', { name: 'Vorgänge', exact: true }).click()]);
+    await loadAfter(page, (u) => u.pathname === '/tasks', () => page.getByRole('navigation').getByRole('link', { name: 'Vorgänge', exact: true }).click());
     const row = page.locator('tr', { hasText: 'Scan vom MFP Flur 2' });
-    await Promise.all([page.waitForURL(/\/tasks\/\d+$/), row.locator('a[href^="/tasks/"]').first().click()]);
+    await loadAfter(page, /\/tasks\/\d+$/, () => row.locator('a[href^="/tasks/"]').first().click());
     assert.equal(await page.getByTestId('subject').textContent(), 'Scan vom MFP Flur 2');
     assert.equal(await page.getByTestId('from').textContent(), `MFP Flur 2 <${SCANNER.email}>`);
     const [download] = await Promise.all([page.waitForEvent('download'), page.getByTestId('attachment').click()]);
     assert.equal(download.suggestedFilename(), 'Scan_0001.pdf');
     assert.equal(sha256(readFileSync((await download.path())!)), sha256(pdf));
-    await Promise.all([page.waitForURL((u) => u.search === '?done=completed'), page.getByRole('button', { name: 'Erledigen' }).click()]);
+    await loadAfter(page, (u) => u.search === '?done=completed', () => page.getByRole('button', { name: 'Erledigen' }).click());
     assert.equal(await page.getByRole('status').textContent(), 'Der Vorgang ist erledigt.');
     assert.equal(await page.getByTestId('status').textContent(), 'erledigt');
     await page.goto(`${g.base}/`);

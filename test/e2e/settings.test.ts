@@ -11,7 +11,7 @@ import { OPERATOR } from '../../src/services/task-actions.js';
 import { startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { driver } from '../helpers/env.js';
 import { scriptedServer, waitFor } from '../outbound/lib.js';
-import { ADMIN, adminGateway, inlineScripts, launchBrowser, login, recordPages, sessionCookie } from './lib.js';
+import { ADMIN, adminGateway, inlineScripts, launchBrowser, login, recordPages, sessionCookie, loadAfter } from './lib.js';
 
 const SCAN = { user: 'scan@rathaus.example', password: 'Scan-Geheim-2026!' };
 const WRONG = 'Falsches-Passwort-99';
@@ -73,7 +73,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     const tabs = page.getByRole('navigation', { name: 'Bereiche der Einstellungen' }).getByRole('link');
     assert.deepEqual(await tabs.allTextContents(), ['Empfang Allgemein', 'Empfang per Scanner', 'Versand', 'Automatisches Einlesen']);
     assert.equal(await tabs.nth(0).getAttribute('aria-current'), 'page');
-    await Promise.all([page.waitForURL((u) => u.search === '?tab=scanner'), tabs.nth(1).click()]);
+    await loadAfter(page, (u) => u.search === '?tab=scanner', () => tabs.nth(1).click());
     assert.equal(await page.getByRole('navigation', { name: 'Bereiche der Einstellungen' }).getByRole('link', { name: 'Empfang per Scanner' }).getAttribute('aria-current'), 'page');
     assert.equal(await page.locator('main h2').first().textContent(), 'Empfang per Scanner');
     // the SMTP receiver facts come from the configuration, read-only
@@ -167,7 +167,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
   test('inbound addresses: added to the scanner channel, a duplicate refused beside the field, removed', async () => {
     await page.goto(`${g.base}/settings?tab=scanner`);
     await page.getByLabel('Neue Empfangsadresse').fill('Scan@Rathaus.Example');
-    await Promise.all([page.waitForURL((u) => u.searchParams.get('notice') === 'added'), page.getByRole('button', { name: 'Hinzufügen' }).click()]);
+    await loadAfter(page, (u) => u.searchParams.get('notice') === 'added', () => page.getByRole('button', { name: 'Hinzufügen' }).click());
     assert.deepEqual(await page.getByTestId('addresses-scanner').locator('li > span').allTextContents(), ['scan@rathaus.example']);
     await page.getByLabel('Neue Empfangsadresse').fill('scan@rathaus.example');
     await page.getByRole('button', { name: 'Hinzufügen' }).click();
@@ -175,8 +175,8 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     assert.equal(await page.locator('#addr-scanner-address-error').textContent(), 'scan@rathaus.example is already an inbound address of channel scanner');
     assert.equal(await page.getByLabel('Neue Empfangsadresse').inputValue(), 'scan@rathaus.example');
     await page.getByLabel('Neue Empfangsadresse').fill('scanner2@rathaus.example');
-    await Promise.all([page.waitForURL((u) => u.searchParams.get('notice') === 'added'), page.getByRole('button', { name: 'Hinzufügen' }).click()]);
-    await Promise.all([page.waitForURL((u) => u.searchParams.get('notice') === 'removed'), page.getByRole('button', { name: 'scanner2@rathaus.example entfernen' }).click()]);
+    await loadAfter(page, (u) => u.searchParams.get('notice') === 'added', () => page.getByRole('button', { name: 'Hinzufügen' }).click());
+    await loadAfter(page, (u) => u.searchParams.get('notice') === 'removed', () => page.getByRole('button', { name: 'scanner2@rathaus.example entfernen' }).click());
     assert.deepEqual(await page.getByTestId('addresses-scanner').locator('li > span').allTextContents(), ['scan@rathaus.example']);
     // the general tab does not list the scanner's addresses
     await page.goto(`${g.base}/settings?tab=general`);

@@ -15,7 +15,7 @@ import { countWaitingTasks } from '../../src/services/staff-lifecycle.js';
 import { getStaff, listMappings, listStaff, updateStaff, verifyStaffPassword } from '../../src/services/staff.js';
 import { driver } from '../helpers/env.js';
 import { sendRaw, simpleMessage } from '../inbound/lib.js';
-import { ADMIN, adminTab, csrfToken, inlineScripts, login, sessionCookie, STAFF } from './lib.js';
+import { ADMIN, adminTab, csrfToken, inlineScripts, login, sessionCookie, STAFF, loadAfter } from './lib.js';
 
 const BERND = { name: 'Berger, Bernd', email: 'bernd.berger@rathaus.example', login: 'bberger', password: 'Bernd-Berger-2026!' };
 const CLARA = { name: 'Cramer, Clara', email: 'clara.cramer@rathaus.example', login: 'ccramer', password: 'Clara-Cramer-2026!' };
@@ -38,7 +38,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
   after(() => tab?.close());
 
   test('two staff members with login and mail.import (one entirely by keyboard) and an external one are created through the form', async () => {
-    await Promise.all([page.waitForURL(`${g.base}/staff`), page.getByRole('navigation').getByRole('link', { name: 'Mitarbeiter*innen' }).click()]);
+    await loadAfter(page, `${g.base}/staff`, () => page.getByRole('navigation').getByRole('link', { name: 'Mitarbeiter*innen' }).click());
     assert.equal(await page.locator('h1').textContent(), 'Mitarbeiter*innen');
     const form = page.getByTestId('staff-create-form');
 
@@ -48,7 +48,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await form.getByLabel('Anmeldename').fill(BERND.login);
     await form.getByLabel(/^mail\.import/).check();
     await form.getByLabel(/^Passwort/).fill(BERND.password);
-    await Promise.all([page.waitForURL(/\/staff\?created=\d+$/), form.getByRole('button', { name: 'Anlegen' }).click()]);
+    await loadAfter(page, /\/staff\?created=\d+$/, () => form.getByRole('button', { name: 'Anlegen' }).click());
     assert.equal(await page.getByRole('status').textContent(), `${BERND.name} wurde angelegt.`);
 
     // Clara by keyboard only: focus the first field, then Tab, typing, Space and Enter
@@ -64,14 +64,14 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await page.keyboard.press('Space');
     await page.keyboard.press('Tab'); // Passwort
     await page.keyboard.type(CLARA.password);
-    await Promise.all([page.waitForURL(/\/staff\?created=\d+$/), page.keyboard.press('Enter')]);
+    await loadAfter(page, /\/staff\?created=\d+$/, () => page.keyboard.press('Enter'));
     assert.equal(await page.getByRole('status').textContent(), `${CLARA.name} wurde angelegt.`);
 
     // Erika: external, no login, no mail.import
     await form.getByLabel('Name (Nachname, Vorname)').fill(ERIKA.name);
     await form.getByLabel('E-Mail-Adresse').fill(ERIKA.email);
     await form.getByLabel('Extern (ohne Anmeldung)').check();
-    await Promise.all([page.waitForURL(/\/staff\?created=\d+$/), form.getByRole('button', { name: 'Anlegen' }).click()]);
+    await loadAfter(page, /\/staff\?created=\d+$/, () => form.getByRole('button', { name: 'Anlegen' }).click());
     assert.equal(await page.getByRole('status').textContent(), `${ERIKA.name} wurde angelegt.`);
 
     // the list: Name, E-Mail, Aktuell, Extern, Anmeldename, Rolle, mail.import
@@ -127,7 +127,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.equal(await page.locator('#staff-password-error').textContent(), 'must have at least 10 characters');
     const fresh = 'Clara-Neues-Passwort-7';
     await page.getByTestId('password-form').getByLabel('Passwort (mindestens 10 Zeichen)').fill(fresh);
-    await Promise.all([page.waitForURL(`${g.base}/staff/${claraId}?password=1`), page.getByTestId('password-form').getByRole('button', { name: 'Passwort setzen' }).click()]);
+    await loadAfter(page, `${g.base}/staff/${claraId}?password=1`, () => page.getByTestId('password-form').getByRole('button', { name: 'Passwort setzen' }).click());
     assert.equal(await page.getByRole('status').textContent(), `Das Passwort für „${CLARA.login}“ wurde gesetzt.`);
     assert.ok(!(await page.content()).includes(fresh));
     assert.ok(await verifyStaffPassword(g.ctx.db, CLARA.login, fresh));
@@ -136,7 +136,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
   });
 
   test('an activity type is created, renamed and chosen for scans; general mail keeps its type', async () => {
-    await Promise.all([page.waitForURL(`${g.base}/activity-types`), page.getByRole('navigation').getByRole('link', { name: 'Tätigkeiten' }).click()]);
+    await loadAfter(page, `${g.base}/activity-types`, () => page.getByRole('navigation').getByRole('link', { name: 'Tätigkeiten' }).click());
     const before = await listChannelSettings(g.ctx.db);
     const general = before.find((s) => s.channel === 'general')!.activityType;
     assert.equal(general, 'E-Mail-Eingang', 'the seed');
@@ -176,7 +176,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     }
     assert.equal(await countWaitingTasks(g.ctx.db, ERIKA.email), 2);
 
-    await Promise.all([page.waitForURL(`${g.base}/mappings`), page.getByRole('navigation').getByRole('link', { name: 'E-Mail-Adressen verwalten' }).click()]);
+    await loadAfter(page, `${g.base}/mappings`, () => page.getByRole('navigation').getByRole('link', { name: 'E-Mail-Adressen verwalten' }).click());
     await page.evaluate(() => ((window as unknown as { marker: number }).marker = 7));
     const empty = page.locator('#mapping-rows tr.empty-row');
     assert.equal(await empty.textContent(), 'Noch keine Zuordnungen. Mit „Neu“ fügen Sie eine Zeile hinzu.');
@@ -295,8 +295,8 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
   test('deactivating Bernd (after the confirmation) ends his candidacies: the two tasks wait unassigned again', async () => {
     const berndId = await id(BERND.name);
     await page.goto(`${g.base}/staff`);
-    await Promise.all([page.waitForURL(`${g.base}/staff/${berndId}`), page.getByRole('link', { name: `Bearbeiten: ${BERND.name}` }).click()]);
-    await Promise.all([page.waitForURL(`${g.base}/staff/${berndId}/deactivate`), page.getByRole('link', { name: 'Deaktivieren …' }).click()]);
+    await loadAfter(page, `${g.base}/staff/${berndId}`, () => page.getByRole('link', { name: `Bearbeiten: ${BERND.name}` }).click());
+    await loadAfter(page, `${g.base}/staff/${berndId}/deactivate`, () => page.getByRole('link', { name: 'Deaktivieren …' }).click());
     assert.equal(await page.locator('h1').textContent(), `${BERND.name} deaktivieren?`);
     await rec.shoot('staff-deactivate-confirm');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Ja, deaktivieren' }).click()]);

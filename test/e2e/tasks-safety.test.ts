@@ -15,7 +15,7 @@ import { rawFromBuffer } from '../../src/ingest/raw.js';
 import { addMapping, addStaff } from '../../src/services/staff.js';
 import { assignTask, OPERATOR } from '../../src/services/task-actions.js';
 import { driver } from '../helpers/env.js';
-import { ADMIN, adminGateway, csrfToken, launchBrowser, login, recordPages, sessionCookie, STAFF } from './lib.js';
+import { ADMIN, adminGateway, csrfToken, launchBrowser, login, recordPages, sessionCookie, STAFF, loadAfter } from './lib.js';
 
 const fixture = (name: string) => readFileSync(new URL(`../fixtures/${name}`, import.meta.url));
 const sha256 = (b: Buffer | Uint8Array) => createHash('sha256').update(b).digest('hex');
@@ -187,7 +187,7 @@ describe(`task pages in the browser: list, queue, detail, safety (${driver})`, (
     const [rawDl] = await Promise.all([page.waitForEvent('download'), page.getByRole('link', { name: 'Originalnachricht (.eml) herunterladen' }).click()]);
     assert.equal(sha256(readFileSync((await rawDl.path())!)), sha256(fixture('scanner-basic.eml')));
     // complete: the notice, the status and the history
-    await Promise.all([page.waitForURL((u) => u.search === '?done=completed'), page.getByRole('button', { name: 'Erledigen' }).click()]);
+    await loadAfter(page, (u) => u.search === '?done=completed', () => page.getByRole('button', { name: 'Erledigen' }).click());
     assert.equal(await page.getByRole('status').textContent(), 'Der Vorgang ist erledigt.');
     assert.equal(await page.getByTestId('status').textContent(), 'erledigt');
     const actions = await page.locator('table.history tbody tr').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action')));
