@@ -10,6 +10,7 @@
 import { sql, type SQL } from 'drizzle-orm';
 import { pathToFileURL } from 'node:url';
 import type { Db } from '../../src/db/client.js';
+import { queryRows } from '../../src/db/rows.js';
 import { exportOpenTasksCsv, listOpenTasks, openTaskFilterQuery, openTaskListQuery, parseTaskListQuery } from '../../src/services/task-list.js';
 import type { Viewer } from '../../src/services/messages.js';
 
@@ -59,11 +60,8 @@ export async function fillTasks(db: Db, n: number): Promise<number> {
   return (await rows<{ n: number }>(db, sql`select count(*)::int as n from task where status in ('open', 'unassigned')`))[0]!.n;
 }
 
-/** Rows of a raw query on either driver (PGlite answers `{ rows }`, postgres.js an array). */
-export async function rows<T>(db: Db, query: SQL): Promise<T[]> {
-  const r = (await db.execute(query)) as unknown as T[] | { rows: T[] };
-  return Array.isArray(r) ? r : r.rows;
-}
+/** Rows of a raw query on either driver (src/db/rows.ts). */
+export const rows = queryRows;
 
 const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)]!;
 

@@ -1,46 +1,91 @@
 import type { Readable } from 'node:stream';
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, sql, type SQL } from 'drizzle-orm';
 import type { Db, Tx } from './client.js';
+import { queryRows } from './rows.js';
 import { blob, blobChunk } from './schema.js';
 
 /** Bytes per stored chunk: large enough for few round trips, small enough to never hold a big file twice. */
 export const CHUNK_BYTES = 1024 * 1024;
 
 /**
+ * Cuts a stream into pieces of exactly CHUNK_BYTES (the last one shorter); an empty stream gives
+ * one empty piece, so that every blob has at least chunk 0.
+ * @returns an async iterator of Buffers; `return()` on it destroys the stream
+ */
+export async function* blobPieces(stream: Readable): AsyncGenerator<Buffer, void, undefined> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let yielded = false;
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    let offset = 0;
+    while (offset < chunk.length) {
+      const take = Math.min(CHUNK_BYTES - length, chunk.length - offset);
+      parts.push(chunk.subarray(offset, offset + take));
+      length += take;
+      offset += take;
+      if (length === CHUNK_BYTES) {
+        yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+        yielded = true;
+        parts = [];
+        length = 0;
+      }
+    }
+  }
+  if (length > 0 || !yielded) yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, length);
+}
+
+/**
+ * A chunk's bytes as a statement parameter. Sent as base64 text and decoded by the server: both
+ * drivers pass text parameters quickly, while PGlite serialises a bytea parameter more than ten
+ * times slower.
+ */
+function chunkData(data: Buffer): SQL {
+  return sql`decode(${data.toString('base64')}, 'base64')`;
+}
+
+/**
+ * Two common table expressions for one statement (PostgreSQL `WITH`, data-modifying): `<name>`
+ * inserts the blob row unless a blob with that hash exists (returning its `sha256` only when it
+ * was new) and `<name>_chunk` inserts chunk 0 for a new one. `onlyIf` (SQL, a boolean) can keep
+ * the blob from being inserted at all.
+ * @param first the first CHUNK_BYTES of the bytes (blobPieces' first piece)
+ */
+export function blobInsertCtes(name: string, item: { sha256: string; size: number }, first: Buffer, onlyIf?: SQL): SQL {
+  const b = sql.identifier(name);
+  return sql`${b} as (insert into ${blob} (sha256, size) select ${item.sha256}, ${item.size} where ${onlyIf ?? sql`true`}
+      on conflict do nothing returning sha256),
+    ${sql.identifier(`${name}_chunk`)} as (insert into ${blobChunk} (sha256, seq, data) select sha256, 0, ${chunkData(first)} from ${b})`;
+}
+
+/**
+ * Stores the chunks after chunk 0 of a blob that blobInsertCtes inserted, one statement per chunk
+ * (a 50 MB scan is never held whole).
+ * @param pieces blobPieces' iterator, its first piece already taken
+ */
+export async function putRestOfBlob(tx: Tx, sha256: string, pieces: AsyncIterator<Buffer>): Promise<void> {
+  for (let seq = 1; ; seq++) {
+    const next = await pieces.next();
+    if (next.done) return;
+    await tx.insert(blobChunk).values({ sha256, seq, data: chunkData(next.value) });
+  }
+}
+
+/**
  * Stores bytes under their SHA-256 unless they are stored already (content-addressed, so a
- * redelivered scan's PDF is kept once). Reads `open()` chunk by chunk inside the caller's transaction.
+ * redelivered scan's PDF is kept once). Reads `open()` chunk by chunk inside the caller's
+ * transaction: one statement for bytes up to CHUNK_BYTES, one more per further chunk.
  * @param item.sha256 lower-case hex of the bytes; `size` in bytes
  * @returns true when the bytes were new
  */
 export async function putBlob(tx: Tx, item: { sha256: string; size: number; open(): Readable }): Promise<boolean> {
-  const inserted = await tx
-    .insert(blob)
-    .values({ sha256: item.sha256, size: item.size })
-    .onConflictDoNothing()
-    .returning({ sha256: blob.sha256 });
-  if (inserted.length === 0) return false;
-  let seq = 0;
-  let parts: Buffer[] = [];
-  let partsLength = 0;
-  const flush = async () => {
-    const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts, partsLength);
-    parts = [];
-    partsLength = 0;
-    // Sent as base64 text and decoded by the server: both drivers pass text parameters quickly,
-    // while PGlite serialises a bytea parameter more than ten times slower.
-    await tx.insert(blobChunk).values({ sha256: item.sha256, seq: seq++, data: sql`decode(${data.toString('base64')}, 'base64')` });
-  };
-  for await (const chunk of item.open() as AsyncIterable<Buffer>) {
-    let offset = 0;
-    while (offset < chunk.length) {
-      const take = Math.min(CHUNK_BYTES - partsLength, chunk.length - offset);
-      parts.push(chunk.subarray(offset, offset + take));
-      partsLength += take;
-      offset += take;
-      if (partsLength === CHUNK_BYTES) await flush();
-    }
+  const pieces = blobPieces(item.open());
+  const first = await pieces.next();
+  const [row] = await queryRows<{ isNew: boolean }>(tx, sql`with ${blobInsertCtes('b', item, first.value ?? Buffer.alloc(0))} select exists (select 1 from b) as "isNew"`);
+  if (!row?.isNew) {
+    await pieces.return();
+    return false;
   }
-  if (partsLength > 0 || seq === 0) await flush();
+  await putRestOfBlob(tx, item.sha256, pieces);
   return true;
 }
 

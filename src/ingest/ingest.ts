@@ -1,14 +1,15 @@
-import { and, eq, inArray } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
-import { putBlob } from '../db/blobs.js';
+import { blobInsertCtes, blobPieces, putRestOfBlob } from '../db/blobs.js';
+import { queryRows } from '../db/rows.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
 import { classifyAutomated } from './auto-reply.js';
 import { fingerprint, rawFingerprint } from './fingerprint.js';
 import { discardParsed, parseMessage, ParseError, type ParsedMessage } from './parse.js';
 import type { RawMessage } from './raw.js';
-import { candidatesFor } from './route.js';
+import { candidatesFor, candidatesQuery } from './route.js';
 import type { Source } from './source.js';
 
 export interface IngestDeps {
@@ -101,6 +102,67 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
   }
 }
 
+interface ChannelSettingRow {
+  channel: Channel;
+  activityTypeId: number;
+  autoComplete: boolean;
+}
+
+/**
+ * The first statement of a delivery, one round trip: looks the fingerprint up and, when the
+ * message is new, inserts the raw blob (its first chunk), the message row, and reads the channel
+ * settings and the candidates by the sender mapping (PostgreSQL data-modifying `WITH`; the
+ * foreign key from message to blob is checked at the end of the statement).
+ * @returns the stored message when it was there already; else the new id (null: a concurrent
+ *   delivery inserted the same fingerprint), whether the blob was new, settings and candidates
+ */
+async function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, channels: Channel[], key: string, parsed: ParsedMessage | null, parseError: string | null, receivedAt: Date) {
+  const insertMessage = tx
+    .insert(message)
+    .values({
+      rawSha256: raw.sha256,
+      size: raw.size,
+      fingerprint: key,
+      messageIdHeader: parsed?.messageIdHeader ?? null,
+      senderAddress: parsed?.senderAddress ?? null,
+      senderName: parsed?.senderName ?? null,
+      subject: parsed?.subject ?? null,
+      date: parsed?.date ?? receivedAt,
+      dateFromHeader: Boolean(parsed?.date),
+      text: parsed?.text ?? null,
+      html: parsed?.html ?? null,
+      parseError,
+      // RFC 3834 loop protection: bounces, auto-replies, list and bulk mail are flagged (ingest/auto-reply.ts)
+      automated: parsed ? (classifyAutomated(parsed.headerLines, source.kind === 'smtp' ? source.envelope.mailFrom : null)?.kind ?? null) : null,
+      receivedAt,
+    })
+    .onConflictDoNothing()
+    .returning({ id: message.id });
+  // an unreadable message is not routed; nor is one without a sender
+  const sender = parseError === null ? (parsed?.senderAddress ?? null) : null;
+  const candidates = sender ? sql`(select coalesce(json_agg(c.id order by c.id), '[]')::text from (${candidatesQuery(tx, sender)}) c)` : sql`'[]'`;
+  const [row] = await queryRows<{ existing: string | null; insertedId: number | string | null; blobNew: boolean; settings: string; candidates: string }>(
+    tx,
+    sql`with existing as (select id, parse_error, sender_address from ${message} where fingerprint = ${key}),
+      ${blobInsertCtes('raw', raw, first, sql`not exists (select 1 from existing)`)},
+      m as (${insertMessage.getSQL()})
+    select (select row_to_json(e)::text from existing e limit 1) as existing,
+      (select id from m) as "insertedId",
+      exists (select 1 from raw) as "blobNew",
+      (select coalesce(json_agg(json_build_object('channel', channel, 'activityTypeId', activity_type_id, 'autoComplete', auto_complete)), '[]')::text
+        from ${channelSetting} where ${inArray(channelSetting.channel, channels)}) as settings,
+      ${candidates} as candidates`,
+  );
+  const existing = row!.existing ? (JSON.parse(row!.existing) as { id: number; parse_error: string | null; sender_address: string | null }) : null;
+  return {
+    existing: existing && { id: Number(existing.id), parseError: existing.parse_error, senderAddress: existing.sender_address },
+    insertedId: row!.insertedId === null ? null : Number(row!.insertedId),
+    blobNew: row!.blobNew,
+    settings: JSON.parse(row!.settings) as ChannelSettingRow[],
+    candidates: JSON.parse(row!.candidates) as number[],
+  };
+}
+
 async function store(
   tx: Tx,
   raw: RawMessage,
@@ -111,42 +173,25 @@ async function store(
   parseError: string | null,
 ): Promise<IngestResult> {
   const receivedAt = new Date();
-  let duplicate = true;
-  let [existing] = await tx
-    .select({ id: message.id, parseError: message.parseError, senderAddress: message.senderAddress })
-    .from(message)
-    .where(eq(message.fingerprint, key));
-  if (!existing) {
-    duplicate = false;
-    await putBlob(tx, raw);
-    const [inserted] = await tx
-      .insert(message)
-      .values({
-        rawSha256: raw.sha256,
-        size: raw.size,
-        fingerprint: key,
-        messageIdHeader: parsed?.messageIdHeader ?? null,
-        senderAddress: parsed?.senderAddress ?? null,
-        senderName: parsed?.senderName ?? null,
-        subject: parsed?.subject ?? null,
-        date: parsed?.date ?? receivedAt,
-        dateFromHeader: Boolean(parsed?.date),
-        text: parsed?.text ?? null,
-        html: parsed?.html ?? null,
-        parseError,
-        // RFC 3834 loop protection: bounces, auto-replies, list and bulk mail are flagged (ingest/auto-reply.ts)
-        automated: parsed ? (classifyAutomated(parsed.headerLines, source.kind === 'smtp' ? source.envelope.mailFrom : null)?.kind ?? null) : null,
-        receivedAt,
-      })
-      .onConflictDoNothing()
-      .returning({ id: message.id, parseError: message.parseError, senderAddress: message.senderAddress });
+  const pieces = blobPieces(raw.open());
+  let first;
+  let messageId: number;
+  try {
+    first = await firstStatement(tx, raw, (await pieces.next()).value ?? Buffer.alloc(0), source, channels, key, parsed, parseError, receivedAt);
+    if (first.existing) return await storeRedelivery(tx, raw, source, channels, first.existing, first.settings);
     // Another process stored the same message meanwhile: roll back and take the duplicate path.
-    if (!inserted) throw new RaceLost();
-    existing = inserted;
-    for (const a of parsed?.attachments ?? []) {
-      await putBlob(tx, a.content);
-      await tx.insert(attachment).values({
-        messageId: inserted.id,
+    if (first.insertedId === null) throw new RaceLost();
+    messageId = first.insertedId;
+    if (first.blobNew) await putRestOfBlob(tx, raw.sha256, pieces);
+  } finally {
+    await pieces.return(); // closes the raw stream when not read to the end
+  }
+  for (const a of parsed?.attachments ?? []) {
+    const aPieces = blobPieces(a.content.open());
+    try {
+      const aFirst = (await aPieces.next()).value ?? Buffer.alloc(0);
+      const insertAttachment = tx.insert(attachment).values({
+        messageId,
         position: a.position,
         filename: a.filename,
         contentType: a.contentType,
@@ -156,29 +201,70 @@ async function store(
         contentId: a.contentId,
         inline: a.inline,
       });
+      // the attachment's blob (first chunk) and its row: one statement
+      const [row] = await queryRows<{ blobNew: boolean }>(tx, sql`with ${blobInsertCtes('b', a, aFirst)}, a as (${insertAttachment.getSQL()}) select exists (select 1 from b) as "blobNew"`);
+      if (row!.blobNew) await putRestOfBlob(tx, a.sha256, aPieces);
+    } finally {
+      await aPieces.return();
     }
   }
-  await tx.insert(receipt).values({
-    messageId: existing.id,
-    sourceKind: source.kind,
-    source,
-    duplicate,
-    rawSha256: raw.sha256,
-    receivedAt,
-  });
 
+  const settings = first.settings;
+  const unreadable = parseError !== null;
+  const candidates = unreadable ? [] : first.candidates;
+  const tasks: IngestedTask[] = [];
+  for (const [i, channel] of channels.entries()) {
+    const setting = settings.find((s) => s.channel === channel);
+    if (!setting) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
+    const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
+    const insertTask = tx
+      .insert(task)
+      .values({ messageId, channel, activityTypeId: setting.activityTypeId, status, unreadable, completedAt: status === 'completed' ? receivedAt : null })
+      .onConflictDoNothing()
+      .returning({ id: task.id });
+    const detail = { status, candidates, source: source.kind };
+    // task, its candidates, its `created` event and (once) the receipt: one statement
+    const [created] = await queryRows<{ id: number | string }>(
+      tx,
+      sql`with t as (${insertTask.getSQL()}),
+        tc as (insert into ${taskCandidate} (task_id, staff_id) select t.id, c from t, unnest(${`{${candidates.join(',')}}`}::int[]) c),
+        e as (insert into ${taskEvent} (task_id, action, detail) select t.id, 'created', ${JSON.stringify(detail)}::jsonb from t)
+        ${i === 0 ? sql`, r as (${receiptInsert(tx, messageId, source, false, raw.sha256, receivedAt).getSQL()})` : sql``}
+      select id from t`,
+    );
+    if (!created) throw new RaceLost();
+    tasks.push({ id: Number(created.id), channel, status, candidates, created: true });
+  }
+  return { messageId, duplicate: false, parseError, tasks };
+}
+
+/** The receipt of one delivery (not yet run). */
+function receiptInsert(tx: Tx, messageId: number, source: Source, duplicate: boolean, rawSha256: string, receivedAt: Date) {
+  return tx.insert(receipt).values({ messageId, sourceKind: source.kind, source, duplicate, rawSha256, receivedAt });
+}
+
+/**
+ * A redelivery of a stored message: records the receipt and reports the message's tasks; a
+ * channel it has no task on yet (the first delivery went to another channel) gets one now.
+ */
+async function storeRedelivery(
+  tx: Tx,
+  raw: RawMessage,
+  source: Source,
+  channels: Channel[],
+  existing: { id: number; parseError: string | null; senderAddress: string | null },
+  settings: ChannelSettingRow[],
+): Promise<IngestResult> {
+  const receivedAt = new Date();
+  await receiptInsert(tx, existing.id, source, true, raw.sha256, receivedAt);
   const unreadable = existing.parseError !== null;
-  const settings = await tx.select().from(channelSetting).where(inArray(channelSetting.channel, channels));
   const tasks: IngestedTask[] = [];
   let candidates: number[] | undefined;
   for (const channel of channels) {
-    // a message inserted just now has no task yet; only a duplicate can
-    const [present] = duplicate
-      ? await tx
-          .select({ id: task.id, status: task.status })
-          .from(task)
-          .where(and(eq(task.messageId, existing.id), eq(task.channel, channel)))
-      : [];
+    const [present] = await tx
+      .select({ id: task.id, status: task.status })
+      .from(task)
+      .where(and(eq(task.messageId, existing.id), eq(task.channel, channel)));
     if (present) {
       const cands = await tx.select({ id: taskCandidate.staffId }).from(taskCandidate).where(eq(taskCandidate.taskId, present.id));
       tasks.push({ id: present.id, channel, status: present.status, candidates: cands.map((c) => c.id), created: false });
@@ -190,14 +276,7 @@ async function store(
     const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
     const [created] = await tx
       .insert(task)
-      .values({
-        messageId: existing.id,
-        channel,
-        activityTypeId: setting.activityTypeId,
-        status,
-        unreadable,
-        completedAt: status === 'completed' ? receivedAt : null,
-      })
+      .values({ messageId: existing.id, channel, activityTypeId: setting.activityTypeId, status, unreadable, completedAt: status === 'completed' ? receivedAt : null })
       .onConflictDoNothing()
       .returning({ id: task.id });
     if (!created) throw new RaceLost();
@@ -207,5 +286,5 @@ async function store(
     await tx.insert(taskEvent).values({ taskId: created.id, action: 'created', detail: { status, candidates, source: source.kind } });
     tasks.push({ id: created.id, channel, status, candidates, created: true });
   }
-  return { messageId: existing.id, duplicate, parseError: existing.parseError, tasks };
+  return { messageId: existing.id, duplicate: true, parseError: existing.parseError, tasks };
 }
