@@ -36,6 +36,21 @@ export interface NewStaff {
   mailImport?: boolean;
 }
 
+/** Longest staff name accepted, in characters (a list column, not an essay). */
+export const STAFF_NAME_MAX = 200;
+
+/**
+ * A staff name trimmed and checked: present, at most STAFF_NAME_MAX characters, no control characters.
+ * @throws ValidationError (field `name`)
+ */
+function checkName(value: string): string {
+  const name = value.trim();
+  if (!name) throw new ValidationError('name', 'a name is required ("Nachname, Vorname")');
+  if ([...name].length > STAFF_NAME_MAX) throw new ValidationError('name', `a name has at most ${STAFF_NAME_MAX} characters`);
+  if (/[\u0000-\u001f\u007f]/.test(name)) throw new ValidationError('name', 'a name may not contain line breaks or other control characters');
+  return name;
+}
+
 /**
  * Adds a staff record ("Mitarbeiter*in").
  * Rules: a name; a valid e-mail, unique among active staff (case-insensitive); an external person
@@ -44,8 +59,7 @@ export interface NewStaff {
  * @throws ValidationError naming the field and the rule
  */
 export async function addStaff(db: Db, input: NewStaff): Promise<repo.StaffRow> {
-  const name = input.name.trim();
-  if (!name) throw new ValidationError('name', 'a name is required ("Nachname, Vorname")');
+  const name = checkName(input.name);
   const email = normaliseAddress(input.email, 'email');
   const active = !input.inactive;
   if (active) {
@@ -201,8 +215,7 @@ export async function updateStaff(db: Db, id: number, changes: StaffChanges, act
     if (!current) throw new NotFoundError(`no staff member has the id ${id}`);
     const next = { ...current };
     if (changes.name !== undefined) {
-      next.name = changes.name.trim();
-      if (!next.name) throw new ValidationError('name', 'a name is required ("Nachname, Vorname")');
+      next.name = checkName(changes.name);
     }
     if (changes.email !== undefined) next.email = normaliseAddress(changes.email, 'email');
     if (changes.login !== undefined) {

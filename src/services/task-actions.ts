@@ -73,6 +73,30 @@ async function view(db: Db, id: number): Promise<TaskView> {
 }
 
 /**
+ * Takes one open task nobody has claimed yet, as its candidate (the admin's *Übernehmen*; the same
+ * rule as `POST /api/v1/sync` for a single task, domain.md item 5: the first one gets it). The row
+ * is locked, so a concurrent sync or another candidate gets a refusal, never a second assignee.
+ * Records `claimed`; taking a task one has already changes nothing.
+ * @returns the task after the change
+ * @throws NotFoundError unknown id, or the actor is neither a candidate nor the assignee;
+ *   ValidationError (field `status`) when it is not open, or someone else has it already
+ */
+export async function claimTask(db: Db, actor: Actor, id: number): Promise<TaskView> {
+  await db.transaction(async (tx) => {
+    const [t] = await tx.select().from(task).where(eq(task.id, id)).for('update');
+    const candidates = t ? await tx.select({ id: taskCandidate.staffId }).from(taskCandidate).where(eq(taskCandidate.taskId, id)) : [];
+    const isCandidate = actor.id !== null && candidates.some((c) => c.id === actor.id);
+    if (!t || (!isCandidate && t.assigneeId !== actor.id)) throw new NotFoundError(`no task with id ${id}`);
+    if (t.assigneeId === actor.id) return; // a second click: it is theirs already, nothing to record
+    if (t.assigneeId !== null) throw new ValidationError('status', `task ${id} has been taken by someone else meanwhile`);
+    if (t.status !== 'open') throw new ValidationError('status', `task ${id} is not open (status ${t.status})`);
+    await tx.update(task).set({ assigneeId: actor.id }).where(eq(task.id, id));
+    await record(tx, id, actor, 'claimed');
+  });
+  return view(db, id);
+}
+
+/**
  * Completes a task (issue 5 item 5). The assignee or an admin may; an admin also a task nobody
  * has claimed or one in the unassigned queue (e.g. spam). Records `completed`.
  * @returns the task after the change

@@ -176,14 +176,15 @@ const localDateTime = (d: Date) =>
   `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${pad(d.getMinutes())}:${pad(d.getSeconds())}`;
 
 /**
- * The rows as CSV with the German headers {@link CSV_HEADERS}. Plain: `,`, UTF-8, LF, values as
- * they are, Eingang in ISO 8601 (UTC). Excel: `;`, UTF-8 with BOM, CRLF, Eingang as local
- * `YYYY-MM-DD HH:MM:SS`, and every cell guarded against formula injection ({@link guardFormula}).
+ * The rows as CSV with the German headers {@link CSV_HEADERS}. Plain: `,`, UTF-8, LF, Eingang in
+ * ISO 8601 (UTC). Excel: `;`, UTF-8 with BOM, CRLF, Eingang as local `YYYY-MM-DD HH:MM:SS`. In
+ * both every cell is guarded against formula injection ({@link guardFormula}): whoever downloads
+ * a CSV may open it in a spreadsheet (the JSON API gives the values untouched).
  * Status and channel are written in German ("offen", "nicht zugeordnet"; "Allgemein", "Scanner").
  */
 export function openTasksCsv(rows: OpenTaskRow[], opts: { excel?: boolean } = {}): Buffer {
   const excel = Boolean(opts.excel);
-  const cell = (v: string) => (excel ? guardFormula(v) : v);
+  const cell = guardFormula;
   const records = rows.map((r) =>
     [
       String(r.id),

@@ -74,7 +74,7 @@ describe(`the admin scenario of issue 6 (${driver})`, () => {
       await form.getByLabel('Name (Nachname, Vorname)').fill(p.name);
       await form.getByLabel('E-Mail-Adresse').fill(p.email);
       await form.getByLabel('Anmeldename').fill(p.login);
-      await form.getByLabel(/^mail\.import/).check();
+      await form.getByLabel(/^E-Mails automatisch einlesen/).check();
       await form.getByLabel(/^Passwort/).fill(p.password);
       await loadAfter(page, /\/staff\?created=\d+$/, () => form.getByRole('button', { name: 'Anlegen' }).click());
       assert.equal(await page.getByRole('status').textContent(), `${p.name} wurde angelegt.`);

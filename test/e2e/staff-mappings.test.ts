@@ -46,7 +46,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await form.getByLabel('Name (Nachname, Vorname)').fill(BERND.name);
     await form.getByLabel('E-Mail-Adresse').fill(BERND.email);
     await form.getByLabel('Anmeldename').fill(BERND.login);
-    await form.getByLabel(/^mail\.import/).check();
+    await form.getByLabel(/^E-Mails automatisch einlesen/).check();
     await form.getByLabel(/^Passwort/).fill(BERND.password);
     await loadAfter(page, /\/staff\?created=\d+$/, () => form.getByRole('button', { name: 'Anlegen' }).click());
     assert.equal(await page.getByRole('status').textContent(), `${BERND.name} wurde angelegt.`);
@@ -60,8 +60,8 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await page.keyboard.press('Tab'); // Anmeldename
     await page.keyboard.type(CLARA.login);
     await page.keyboard.press('Tab'); // Rolle (stays Sachbearbeitung)
-    await page.keyboard.press('Tab'); // mail.import
-    await page.keyboard.press('Space');
+    await page.keyboard.press('Tab'); // E-Mails automatisch einlesen: on by default for a person with a login (README), so no key
+    assert.equal(await page.evaluate(() => (document.activeElement as HTMLInputElement).checked), true);
     await page.keyboard.press('Tab'); // Passwort
     await page.keyboard.type(CLARA.password);
     await loadAfter(page, /\/staff\?created=\d+$/, () => page.keyboard.press('Enter'));

@@ -80,8 +80,8 @@ describe(`CSV export of the open-task list (${driver})`, () => {
   // oldest first: C3 (January), C1 (March), C2 (July); the completed task is not in the list
   const plain = () =>
     'Vorgang,Status,Kanal,Tätigkeit,Absender,Betreff,Zuständig,Eingang\n' +
-    `${id.C3},offen,Allgemein,E-Mail-Eingang,-cmd@evil.example,@SUM(1+1),"Müller, Jürgen",2024-01-15T23:30:00.000Z\n` +
-    `${id.C1},offen,Allgemein,E-Mail-Eingang,amt@stadt.example,"=HYPERLINK(""http://evil.example"",""klick"")","Weiß, Susi",2024-03-01T08:15:00.000Z\n` +
+    `${id.C3},offen,Allgemein,E-Mail-Eingang,'-cmd@evil.example,'@SUM(1+1),"Müller, Jürgen",2024-01-15T23:30:00.000Z\n` +
+    `${id.C1},offen,Allgemein,E-Mail-Eingang,amt@stadt.example,"'=HYPERLINK(""http://evil.example"",""klick"")","Weiß, Susi",2024-03-01T08:15:00.000Z\n` +
     `${id.C2},nicht zugeordnet,Scanner,Scan-Eingang,scanner-2og@agency.example,"Scan; Seite 1, ""Entwurf""\nzweite Zeile",,2024-07-01T08:15:00.000Z\n`;
   // Berlin: 23:30 UTC on 15 January is 00:30 on the 16th (CET); 08:15 UTC in July is 10:15 (CEST)
   const excel = () =>
@@ -90,13 +90,13 @@ describe(`CSV export of the open-task list (${driver})`, () => {
     `${id.C1};offen;Allgemein;E-Mail-Eingang;amt@stadt.example;"'=HYPERLINK(""http://evil.example"",""klick"")";Weiß, Susi;2024-03-01 09:15:00\r\n` +
     `${id.C2};nicht zugeordnet;Scanner;Scan-Eingang;scanner-2og@agency.example;"Scan; Seite 1, ""Entwurf""\nzweite Zeile";;2024-07-01 10:15:00\r\n`;
 
-  test('plain CSV: comma, UTF-8 without BOM, LF, German headers, values exactly as stored', async () => {
+  test('plain CSV: comma, UTF-8 without BOM, LF, German headers, formula-like cells made text (a download may be opened in a spreadsheet)', async () => {
     const bytes = await exportOpenTasksCsv(g.gateway.ctx.db, parseTaskListQuery(openTaskFilterQuery, {}));
     assert.deepEqual([...bytes.subarray(0, 3)], [...Buffer.from('Vor')]);
     assert.equal(bytes.toString('utf8'), plain());
-    // read back, the formula-like subject is the subject, unchanged
+    // read back, the formula-like subject is text: the apostrophe OWASP recommends before it
     const records = parse(bytes, { columns: true }) as Record<string, string>[];
-    assert.equal(records[1]!.Betreff, HYPERLINK);
+    assert.equal(records[1]!.Betreff, `'${HYPERLINK}`);
     assert.equal(records[2]!.Betreff, MULTILINE);
     assert.equal(records[0]!['Zuständig'], 'Müller, Jürgen');
   });

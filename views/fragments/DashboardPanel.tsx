@@ -1,4 +1,5 @@
 import type { DashboardModel } from '../../src/services/dashboard.js';
+import { localizeRefusal } from '../i18n/refusals.js';
 import type { View } from '../view.js';
 
 export type { DashboardModel };
@@ -87,7 +88,7 @@ export function DashboardPanel({ view, model }: { view: View; model: DashboardMo
                   <dt>{t.lastSuccess}</dt>
                   <dd>{when(view, ch.mailbox.lastSuccessAt)}</dd>
                   <dt>{t.lastError}</dt>
-                  <dd>{ch.mailbox.lastError ? `${when(view, ch.mailbox.lastErrorAt)}: ${ch.mailbox.lastError}` : t.noError}</dd>
+                  <dd>{ch.mailbox.lastError ? `${when(view, ch.mailbox.lastErrorAt)}: ${localizeRefusal(ch.mailbox.lastError, view.lang)}` : t.noError}</dd>
                   <dt>{t.failuresInARow}</dt>
                   <dd>{ch.mailbox.consecutiveFailures}</dd>
                 </dl>

@@ -8,6 +8,8 @@ export interface MappingRowData {
   toStaffId: number;
   toLogin: string | null;
   toName: string;
+  /** false: An is no longer active, or lost the login or mail.import — the mapping routes nothing */
+  toEligible?: boolean;
 }
 
 /** What the editing row offers: active staff e-mails for Von, eligible staff (active, login, mail.import) for An. */
@@ -35,7 +37,15 @@ export function MappingRow({ view, row, status }: { view: View; row: MappingRowD
   return (
     <tr id={`mapping-${row.id}`} data-mapping-id={row.id}>
       <td class="from">{row.from}</td>
-      <td class="to">{toLabel(row)}</td>
+      <td class="to">
+        {toLabel(row)}
+        {row.toEligible === false && (
+          <span class="badge warn" title={t.notEffectiveHint}>
+            {' '}
+            {t.notEffective}
+          </span>
+        )}
+      </td>
       <td class="actions">
         <button type="button" class="secondary" hx-get={`/mappings/${row.id}/edit`} hx-target="closest tr" hx-swap="outerHTML" aria-label={`${t.edit}: ${row.from} → ${toLabel(row)}`}>
           {t.edit}

@@ -1,3 +1,4 @@
+import { localizeRefusal } from '../i18n/refusals.js';
 import type { View } from '../view.js';
 
 /** One step of a connection test (mailbox: connect → tls → login → folder → fetch; SMTP: … → send). */
@@ -33,7 +34,7 @@ export function TestSteps({ view, id, steps, message }: { view: View; id: string
                 {': '}
                 <strong class="step-state">{s.ok ? t.ok : t.failed}</strong>
                 {' – '}
-                <span class="step-detail">{s.detail}</span>
+                <span class="step-detail">{localizeRefusal(s.detail, view.lang)}</span>
               </li>
             ))}
           </ol>

@@ -1,4 +1,5 @@
 import { STAFF_ROLES } from '../../src/db/schema.js';
+import { STAFF_NAME_MAX } from '../../src/services/staff.js';
 import { CsrfField } from './CsrfField.js';
 import { errorAttrs, FieldError, FormAlert, type FieldErrors } from './FormErrors.js';
 import type { View } from '../view.js';
@@ -14,7 +15,7 @@ export interface StaffFormValues {
   mailImport: boolean;
 }
 
-export const EMPTY_STAFF: StaffFormValues = { name: '', email: '', login: '', external: false, active: true, role: 'staff', mailImport: false };
+export const EMPTY_STAFF: StaffFormValues = { name: '', email: '', login: '', external: false, active: true, role: 'staff', mailImport: true };
 
 /**
  * The create / edit form of a staff record (a plain POST form with the CSRF field, usable by Tab
@@ -42,7 +43,7 @@ export function StaffForm({ view, action, values, errors, mode }: { view: View; 
     <form method="post" action={action} class="stack narrow staff-form" data-testid={`${p}-form`}>
       <CsrfField view={view} />
       <FormAlert errors={errors} message={t.formError} />
-      {text('name', t.name, { required: true, autocomplete: 'off' })}
+      {text('name', t.name, { required: true, autocomplete: 'off', maxlength: String(STAFF_NAME_MAX) })}
       {text('email', t.email, { type: 'email', required: true, autocomplete: 'off' })}
       {mode === 'edit' && box('active', t.active)}
       {box('external', t.external)}

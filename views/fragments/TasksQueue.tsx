@@ -1,5 +1,6 @@
 import type { EligiblePerson } from '../../src/services/task-pages.js';
 import type { View } from '../view.js';
+import { CsrfField } from './CsrfField.js';
 import { dateTime } from './TasksTable.js';
 
 /** A task of the unassigned queue as the queue shows it. */
@@ -60,6 +61,12 @@ export function TasksQueue(props: {
           {props.notice}
         </p>
       )}
+      {props.error && !rows.some((r) => r.id === props.error!.taskId) && (
+        // the row the form was sent from has left the queue (another tab or person acted first)
+        <p class="message error" role="alert">
+          {q.rowGone(props.error.taskId, props.error.message)}
+        </p>
+      )}
       <p class="list-summary">
         <span data-testid="total">{t.total(props.total)}</span>
       </p>
@@ -99,6 +106,7 @@ export function TasksQueue(props: {
                   <td>{dateTime(view, r.createdAt)}</td>
                   <td class="queue-actions">
                     <form method="post" action={`/tasks/${r.id}/assign`} {...hx(`/tasks/${r.id}/assign`)} class="inline">
+                      <CsrfField view={view} />
                       <label for={assignId}>{q.assignTo}</label> <PersonSelect view={view} id={assignId} people={people} describedBy={err?.form === 'assign' ? `${assignId}-error` : undefined} />{' '}
                       <button type="submit">{q.assign}</button>
                       {err?.form === 'assign' && (
@@ -111,6 +119,7 @@ export function TasksQueue(props: {
                       <p class="muted small">{q.noSenderAddress}</p>
                     ) : isStaff ? (
                       <form method="post" action="/tasks/unassigned/mapping" {...hx('/tasks/unassigned/mapping')} class="inline">
+                        <CsrfField view={view} />
                         <input type="hidden" name="from" value={r.sender} />
                         <input type="hidden" name="taskId" value={String(r.id)} />
                         <label for={mapId}>{q.mappingTo}</label> <PersonSelect view={view} id={mapId} people={people} describedBy={err?.form === 'mapping' ? `${mapId}-error` : undefined} />{' '}

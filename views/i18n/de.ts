@@ -44,7 +44,7 @@ export const de = {
     noAdminYet: 'Es gibt noch keine Administratorin und keinen Administrator.',
     firstRunLink: 'Ersteinrichtung öffnen',
     loggedOut: 'Sie wurden abgemeldet.',
-    expired: 'Ihre Sitzung ist abgelaufen. Bitte melden Sie sich erneut an.',
+    expired: 'Ihre Sitzung ist abgelaufen oder wurde beendet. Bitte melden Sie sich erneut an; die letzte Aktion wurde nicht ausgeführt.',
   },
   firstRun: {
     title: 'Ersteinrichtung',

@@ -41,7 +41,7 @@ export const en: Messages = {
     noAdminYet: 'There is no administrator yet.',
     firstRunLink: 'Open first-run setup',
     loggedOut: 'You have been logged out.',
-    expired: 'Your session has expired. Please log in again.',
+    expired: 'Your session has ended. Please log in again; your last action was not carried out.',
   },
   firstRun: {
     title: 'First-run setup',

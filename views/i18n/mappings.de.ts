@@ -21,6 +21,8 @@ export const mappingsDe = {
   route: 'Jetzt zuordnen',
   routed: (n: number) => `${n} ${n === 1 ? 'Vorgang wurde' : 'Vorgänge wurden'} zugeordnet.`,
   saved: 'Gespeichert.',
+  notEffective: 'nicht wirksam',
+  notEffectiveHint: 'Diese Person ist nicht aktuell, hat keine Anmeldung oder darf keine E-Mails einlesen: neue Nachrichten dieses Absenders kommen zu „Nicht zugeordnet“.',
   inactive: '(nicht aktuell)',
   noLogin: 'ohne Anmeldung',
 };

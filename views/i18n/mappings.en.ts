@@ -23,6 +23,8 @@ export const mappingsEn: typeof mappingsDe = {
   route: 'Route now',
   routed: (n) => `${n} ${n === 1 ? 'task was' : 'tasks were'} routed.`,
   saved: 'Saved.',
+  notEffective: 'not in effect',
+  notEffectiveHint: 'This person is not active, has no login or may not import e-mail: new messages from this sender go to the unassigned queue.',
   inactive: '(not current)',
   noLogin: 'no login',
 };

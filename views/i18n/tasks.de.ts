@@ -33,6 +33,8 @@ export const tasksDe = {
   export: 'Export',
   exportCsv: 'CSV herunterladen',
   exportExcel: 'CSV für Excel herunterladen',
+  forwardedNotice: (id: number) => `Vorgang ${id} wurde weitergeleitet.`,
+  takenNotice: (id: number) => `Vorgang ${id} hat inzwischen jemand anderes übernommen.`,
   queue: {
     intro: 'Diese Vorgänge passten zu keiner Zuordnung. Weisen Sie sie einer Person zu oder legen Sie eine Zuordnung für den Absender an; wartende Vorgänge desselben Absenders werden dann mit verteilt.',
     assignTo: 'Zuweisen an',
@@ -45,6 +47,7 @@ export const tasksDe = {
     notStaff: (address: string) => `${address} ist kein aktiver Eintrag der Mitarbeiter*innen. Legen Sie den Absender zuerst an (auch als externe Person):`,
     staffPage: 'zu den Mitarbeiter*innen',
     noSenderAddress: 'Ohne lesbaren Absender ist keine Zuordnung möglich; bitte von Hand zuweisen.',
+    rowGone: (id: number, reason: string) => `Vorgang ${id} steht nicht mehr in dieser Liste (inzwischen geändert): ${reason}`,
     noEligible: 'Niemand ist aktiv, hat eine Anmeldung und das Recht „E-Mails automatisch einlesen“.',
   },
   detail: {
@@ -81,6 +84,8 @@ export const tasksDe = {
     system: 'Gateway',
     actions: 'Aktionen',
     complete: 'Erledigen',
+    claim: 'Übernehmen',
+    claimHint: 'Sie gehören zu den möglichen Bearbeiter*innen; wer den Vorgang zuerst übernimmt, bearbeitet ihn.',
     reopen: 'Wieder öffnen',
     forwardTo: 'Weiterleiten an',
     forward: 'weiterleiten',
@@ -89,6 +94,7 @@ export const tasksDe = {
     choose: '– bitte wählen –',
     done: {
       completed: 'Der Vorgang ist erledigt.',
+      claimed: 'Sie haben den Vorgang übernommen.',
       reopened: 'Der Vorgang ist wieder offen.',
       forwarded: 'Der Vorgang wurde weitergeleitet.',
       assigned: 'Der Vorgang wurde zugewiesen.',

@@ -35,6 +35,8 @@ export const tasksEn: TasksMessages = {
   export: 'Export',
   exportCsv: 'Download CSV',
   exportExcel: 'Download CSV for Excel',
+  forwardedNotice: (id: number) => `Task ${id} has been forwarded.`,
+  takenNotice: (id: number) => `Task ${id} has been taken by someone else meanwhile.`,
   queue: {
     intro: 'These tasks matched no mapping. Assign them to a person or create a mapping for the sender; waiting tasks from the same sender are routed with it.',
     assignTo: 'Assign to',
@@ -46,6 +48,7 @@ export const tasksEn: TasksMessages = {
     notStaff: (address) => `${address} is not an active staff record. Add the sender first (an external person will do):`,
     staffPage: 'to the staff page',
     noSenderAddress: 'Without a readable sender no mapping is possible; assign it by hand.',
+    rowGone: (id: number, reason: string) => `Task ${id} is no longer in this list (changed meanwhile): ${reason}`,
     noEligible: 'Nobody is active with a login and the permission "import mail".',
   },
   detail: {
@@ -82,6 +85,8 @@ export const tasksEn: TasksMessages = {
     system: 'Gateway',
     actions: 'Actions',
     complete: 'Complete',
+    claim: 'Take',
+    claimHint: 'You are one of the possible handlers; whoever takes the task first handles it.',
     reopen: 'Reopen',
     forwardTo: 'Forward to',
     forward: 'forward',
@@ -90,6 +95,7 @@ export const tasksEn: TasksMessages = {
     choose: '– please choose –',
     done: {
       completed: 'The task is completed.',
+      claimed: 'You have taken the task.',
       reopened: 'The task is open again.',
       forwarded: 'The task was forwarded.',
       assigned: 'The task was assigned.',

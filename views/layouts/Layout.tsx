@@ -51,6 +51,7 @@ export function Layout({ view, title, children }: { view: View; title: string; c
         <meta charset="utf-8" />
         <meta name="viewport" content="width=device-width, initial-scale=1" />
         <title>{`${title} – ${view.t.appName}`}</title>
+        <link rel="icon" href="/static/favicon.svg" type="image/svg+xml" />
         <link rel="stylesheet" href="/static/admin.css" />
         <script src="/static/htmx.min.js" defer></script>
       </head>

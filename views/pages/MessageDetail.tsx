@@ -21,7 +21,7 @@ export interface MessageDetailModel {
   blocked: number;
   notice?: string;
   /** an action that failed, with the reason shown beside its field */
-  error?: { form: 'complete' | 'reopen' | 'forward' | 'assign'; message: string };
+  error?: { form: 'claim' | 'complete' | 'reopen' | 'forward' | 'assign'; message: string };
 }
 
 function Err({ id, model, form }: { id: string; model: MessageDetailModel; form: string }) {
@@ -56,6 +56,11 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
   const d = t.detail;
   const { task, message: m } = model;
   const isAdmin = view.user?.role === 'admin';
+  // the rules of the task services (task-actions.ts): the assignee or an admin completes and
+  // forwards; a candidate takes an open task nobody has yet
+  const mine = view.user !== undefined && model.task.assignee?.id === view.user.id;
+  const mayHandle = isAdmin || mine;
+  const mayClaim = model.task.status === 'open' && !model.task.assignee && view.user !== undefined && model.task.candidates.some((c) => c.id === view.user!.id);
   const sender = m.senderAddress ? (m.senderName ? `${m.senderName} <${m.senderAddress}>` : m.senderAddress) : t.noSender;
   const frameUrl = `/messages/${m.id}/html${model.external ? '?external=1' : ''}`;
   return (
@@ -85,22 +90,31 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
         </dl>
         <h3>{d.actions}</h3>
         <div class="task-actions">
+          {mayClaim && (
+            <form method="post" action={`/tasks/${task.id}/claim`} class="inline">
+              <CsrfField view={view} />
+              <button type="submit">{d.claim}</button> <Err id="claim-error" model={model} form="claim" />
+              <p class="muted small">{d.claimHint}</p>
+            </form>
+          )}
           {task.status === 'completed' ? (
             <form method="post" action={`/tasks/${task.id}/reopen`} class="inline">
               <CsrfField view={view} />
               <button type="submit">{d.reopen}</button> <Err id="reopen-error" model={model} form="reopen" />
             </form>
           ) : (
-            <form method="post" action={`/tasks/${task.id}/complete`} class="inline">
-              <CsrfField view={view} />
-              <button type="submit">{d.complete}</button> <Err id="complete-error" model={model} form="complete" />
-            </form>
+            mayHandle && (
+              <form method="post" action={`/tasks/${task.id}/complete`} class="inline">
+                <CsrfField view={view} />
+                <button type="submit">{d.complete}</button> <Err id="complete-error" model={model} form="complete" />
+              </form>
+            )
           )}
-          {task.status === 'open' && (
+          {task.status === 'open' && mayHandle && (
             <form method="post" action={`/tasks/${task.id}/forward`} class="inline">
               <CsrfField view={view} />
               <label for="forward-to">{d.forwardTo}</label>{' '}
-              <PersonSelect view={view} id="forward-to" people={model.people} describedBy={model.error?.form === 'forward' ? 'forward-error' : undefined} />{' '}
+              <PersonSelect view={view} id="forward-to" people={model.people.filter((p) => p.id !== task.assignee?.id)} describedBy={model.error?.form === 'forward' ? 'forward-error' : undefined} />{' '}
               <button type="submit">{d.forward}</button> <Err id="forward-error" model={model} form="forward" />
             </form>
           )}

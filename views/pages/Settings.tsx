@@ -2,6 +2,7 @@ import type { Child } from 'hono/jsx';
 import { CsrfField } from '../fragments/CsrfField.js';
 import { CheckField, Group, SelectField, TextField, type Errors, type Values } from '../fragments/SettingsFields.js';
 import { TestSteps } from '../fragments/SettingsSteps.js';
+import { localizeRefusal } from '../i18n/refusals.js';
 import { Layout } from '../layouts/Layout.js';
 import type { View } from '../view.js';
 
@@ -86,7 +87,7 @@ export function MailboxForm({ view, channel, values, errors, stored, health }: {
           {health.lastError && (
             <>
               <dt>{t.lastError}</dt>
-              <dd>{health.lastError}</dd>
+              <dd>{localizeRefusal(health.lastError, view.lang)}</dd>
             </>
           )}
         </dl>

@@ -30,9 +30,14 @@ function Frame({ view, title, tabs, children }: { view: View; title: string; tab
 }
 
 /** "Vorgänge" (admins, `/tasks`) and "Meine Vorgänge" (everybody, own tasks): the open-task list page. */
-export function TasksPage(props: Parameters<typeof TasksTable>[0] & { title: string; tabs: boolean }) {
+export function TasksPage(props: Parameters<typeof TasksTable>[0] & { title: string; tabs: boolean; notice?: string }) {
   return (
     <Frame view={props.view} title={props.title} tabs={props.tabs}>
+      {props.notice && (
+        <p class="message notice" role="status">
+          {props.notice}
+        </p>
+      )}
       <TasksTable {...props} />
     </Frame>
   );

@@ -77,6 +77,8 @@ const MAPPING_COLUMNS = {
   toStaffId: staff.id,
   toLogin: staff.login,
   toName: staff.name,
+  /** whether the mapping takes effect: An is active, has a login and mail.import (domain.md item 5) */
+  toEligible: sql<boolean>`(${staff.active} and ${staff.login} is not null and ${staff.mailImport})`.mapWith(Boolean),
 };
 
 export function listMappings(db: Db) {

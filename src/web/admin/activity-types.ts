@@ -28,7 +28,7 @@ export function activityTypeRoutes(ctx: AppContext): Hono<AdminEnv> {
 
   r.post('/activity-types', async (c) => {
     const name = (await readForm(c)).text('name');
-    const result = await fieldErrors(['name'], () => addActivityType(db, name));
+    const result = await fieldErrors(['name'], () => addActivityType(db, name), view(c).lang);
     if ('errors' in result) return render(c, { forms: { newName: name }, errors: result.errors });
     return render(c, { notice: view(c).t.activityTypePages.created(result.ok.name) });
   });
@@ -37,7 +37,7 @@ export function activityTypeRoutes(ctx: AppContext): Hono<AdminEnv> {
     const id = idParam(c, 'activity type');
     const name = (await readForm(c)).text('name');
     const before = (await listActivityTypes(db)).find((a) => a.id === id);
-    const result = await fieldErrors(['name'], () => renameActivityTypeById(db, id, name));
+    const result = await fieldErrors(['name'], () => renameActivityTypeById(db, id, name), view(c).lang);
     if ('errors' in result) {
       const reason = result.errors.name ?? result.errors._form;
       return render(c, { forms: { rename: { id, name } }, errors: { [`rename-${id}`]: reason } });
@@ -49,7 +49,7 @@ export function activityTypeRoutes(ctx: AppContext): Hono<AdminEnv> {
     const f = await readForm(c);
     const chosen = Object.fromEntries(CHANNELS.map((ch) => [ch, f.text(ch)])) as Record<Channel, string>;
     for (const ch of CHANNELS) {
-      const result = await fieldErrors(['activityType'], () => changeChannelSettings(ctx, ch, { activityType: chosen[ch] }));
+      const result = await fieldErrors(['activityType'], () => changeChannelSettings(ctx, ch, { activityType: chosen[ch] }), view(c).lang);
       if ('errors' in result) return render(c, { forms: { channels: chosen }, errors: { [`channel-${ch}`]: result.errors.activityType ?? result.errors._form } });
     }
     return render(c, { notice: view(c).t.activityTypePages.channelsSaved });

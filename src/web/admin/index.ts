@@ -5,6 +5,7 @@ import { languageDetector } from 'hono/language';
 import { secureHeaders } from 'hono/secure-headers';
 import { DashboardPanel } from '../../../views/fragments/DashboardPanel.js';
 import { LANGUAGES } from '../../../views/i18n/index.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import { DashboardPage } from '../../../views/pages/Dashboard.js';
 import { FirstRunPage } from '../../../views/pages/FirstRun.js';
 import { LoginPage } from '../../../views/pages/Login.js';
@@ -84,12 +85,17 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     sameOrigin(ctx),
   );
   admin.use('*', (c, next) => (notAdmin(c.req.path) ? next() : guards(c, next)));
+  // pages show mail: never kept by the browser, so that Back after logout shows nothing (static assets set their own)
+  admin.use('*', async (c, next) => {
+    await next();
+    if (!c.res.headers.has('Cache-Control')) c.header('Cache-Control', 'no-store');
+  });
 
   admin.onError(async (err, c) => {
     const v = view(c);
-    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalidTitle, text: v.t.errors.invalid(err.field, err.message) }), 400);
-    if (err instanceof NotFoundError) return page(c, MessagePage({ view: v, title: v.t.errors.notFoundTitle, text: err.message }), 404);
-    if (err instanceof ForbiddenError) return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: err.message }), 403);
+    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalidTitle, text: v.t.errors.invalid(err.field, localizeRefusal(err.message, v.lang)) }), 400);
+    if (err instanceof NotFoundError) return page(c, MessagePage({ view: v, title: v.t.errors.notFoundTitle, text: localizeRefusal(err.message, v.lang) }), 404);
+    if (err instanceof ForbiddenError) return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: localizeRefusal(err.message, v.lang) }), 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
     ctx.log.error({ err: err.message, path: c.req.path }, 'admin request failed');
     return c.text('internal error', 500);
@@ -109,7 +115,7 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
   admin.get('/login', async (c) => {
     if (c.get('session')) return c.redirect('/', 303);
     const v = view(c);
-    const notice = c.req.query('bye') ? v.t.login.loggedOut : undefined;
+    const notice = c.req.query('bye') ? v.t.login.loggedOut : c.req.query('expired') ? v.t.login.expired : undefined;
     return page(c, LoginPage({ view: v, notice, next: c.req.query('next'), firstRun: !(await adminExists(ctx.db)) }));
   });
 
@@ -162,7 +168,7 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     try {
       created = await createAdmin(ctx.db, { ...values, password: text('password') });
     } catch (err) {
-      if (err instanceof ValidationError) return page(c, FirstRunPage({ view: v, error: v.t.errors.invalid(err.field, err.message), values }), 400);
+      if (err instanceof ValidationError) return page(c, FirstRunPage({ view: v, error: v.t.errors.invalid(err.field, localizeRefusal(err.message, v.lang)), values }), 400);
       throw err;
     }
     ctx.log.info({ login: created.login, staffId: created.id }, 'first admin created on the first-run page');

@@ -46,7 +46,7 @@ export function mappingRoutes(ctx: AppContext): Hono<AdminEnv> {
   r.post('/mappings', async (c) => {
     const f = await readForm(c);
     const [from, to] = [f.text('from'), f.text('to')];
-    const result = await fieldErrors(MAPPING_FIELDS, () => addMapping(db, from, target(to)));
+    const result = await fieldErrors(MAPPING_FIELDS, () => addMapping(db, from, target(to)), view(c).lang);
     if ('errors' in result) {
       return fragment(c, MappingEditRow({ view: view(c), key: randomUUID().slice(0, 8), from, toStaffId: Number(to) || undefined, choices: await choices(), errors: result.errors }), 400);
     }
@@ -57,7 +57,7 @@ export function mappingRoutes(ctx: AppContext): Hono<AdminEnv> {
 
   r.post('/mappings/route', async (c) => {
     const from = (await readForm(c)).text('from');
-    const result = await fieldErrors(['from'], () => routeWaitingTasks(db, from, actor(c)));
+    const result = await fieldErrors(['from'], () => routeWaitingTasks(db, from, actor(c)), view(c).lang);
     if ('errors' in result) return fragment(c, MappingRouteResult({ view: view(c), error: result.errors.from ?? result.errors._form }), 400);
     ctx.log.info({ routed: result.ok.routed.length, by: actor(c) }, 'waiting tasks routed in the admin');
     return fragment(c, MappingRouteResult({ view: view(c), routed: result.ok.routed.length }));
@@ -75,7 +75,7 @@ export function mappingRoutes(ctx: AppContext): Hono<AdminEnv> {
     const id = idParam(c, 'mapping');
     const f = await readForm(c);
     const [from, to] = [f.text('from'), f.text('to')];
-    const result = await fieldErrors(MAPPING_FIELDS, () => changeMapping(db, id, from, target(to)));
+    const result = await fieldErrors(MAPPING_FIELDS, () => changeMapping(db, id, from, target(to)), view(c).lang);
     if ('errors' in result) {
       const before = await getMapping(db, id);
       const current = await getStaff(db, before.toStaffId);

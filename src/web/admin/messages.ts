@@ -1,11 +1,12 @@
 import { Hono, type Context } from 'hono';
 import { MessageDetailPage, type MessageDetailModel } from '../../../views/pages/MessageDetail.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import type { AppContext } from '../../context.js';
 import { listActivityTypes } from '../../services/activity-types.js';
 import { ValidationError } from '../../services/errors.js';
 import { mailHtmlCsp, sanitiseMailHtml } from '../../services/mail-html.js';
 import { attachmentContent, rawMessage, showMessage } from '../../services/messages.js';
-import { completeTask, forwardTask, getTask, reopenTask, taskHistoryFor, type Actor } from '../../services/task-actions.js';
+import { claimTask, completeTask, forwardTask, getTask, reopenTask, taskHistoryFor, type Actor } from '../../services/task-actions.js';
 import { eligibleStaff, messageRecipients } from '../../services/task-pages.js';
 import { downloadResponse } from '../download.js';
 import { page, view, type AdminEnv } from './render.js';
@@ -59,12 +60,20 @@ export function taskDetailRoutes(ctx: AppContext): Hono<AdminEnv> {
   r.get('/meine-vorgaenge', async (c) => {
     const v = view(c);
     const options = { activityTypes: (await listActivityTypes(db)).map((t) => t.name) };
-    return renderTaskList(ctx, c, { base: '/meine-vorgaenge', title: v.t.tasksPages.myTitle, tabs: false, options });
+    const forwarded = Number(c.req.query('forwarded'));
+    const taken = Number(c.req.query('taken'));
+    const notice =
+      Number.isInteger(forwarded) && forwarded > 0
+        ? v.t.tasksPages.forwardedNotice(forwarded)
+        : Number.isInteger(taken) && taken > 0
+          ? v.t.tasksPages.takenNotice(taken)
+          : undefined;
+    return renderTaskList(ctx, c, { base: '/meine-vorgaenge', title: v.t.tasksPages.myTitle, tabs: false, options, notice });
   });
 
   r.get('/tasks/:id{[0-9]+}', (c) => renderTaskDetail(ctx, c, pathId(c)));
 
-  const action = (name: 'complete' | 'reopen' | 'forward', done: string, run: (actor: Actor, id: number, to: string) => Promise<unknown>) =>
+  const action = (name: 'claim' | 'complete' | 'reopen' | 'forward', done: string, run: (actor: Actor, id: number, to: string) => Promise<unknown>) =>
     r.post(`/tasks/:id{[0-9]+}/${name}`, async (c) => {
       const id = pathId(c);
       const form = await c.req.parseBody();
@@ -72,10 +81,15 @@ export function taskDetailRoutes(ctx: AppContext): Hono<AdminEnv> {
         await run(actorOf(c), id, typeof form.to === 'string' ? form.to : '');
       } catch (err) {
         if (!(err instanceof ValidationError)) throw err;
-        return renderTaskDetail(ctx, c, id, { error: { form: name, message: err.message } });
+        // taken by someone else meanwhile: the task is no longer theirs to see
+        if (name === 'claim' && c.get('session')!.role !== 'admin') return c.redirect(`/meine-vorgaenge?taken=${id}`, 303);
+        return renderTaskDetail(ctx, c, id, { error: { form: name, message: localizeRefusal(err.message, view(c).lang) } });
       }
+      // staff who forwarded their task no longer see it: back to their list, with a notice
+      if (name === 'forward' && c.get('session')!.role !== 'admin') return c.redirect(`/meine-vorgaenge?forwarded=${id}`, 303);
       return c.redirect(`/tasks/${id}?done=${done}`, 303);
     });
+  action('claim', 'claimed', (a, id) => claimTask(db, a, id));
   action('complete', 'completed', (a, id) => completeTask(db, a, id));
   action('reopen', 'reopened', (a, id) => reopenTask(db, a, id));
   action('forward', 'forwarded', (a, id, to) => forwardTask(db, a, id, to));

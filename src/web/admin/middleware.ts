@@ -80,7 +80,9 @@ export const requireLogin: MiddlewareHandler<AdminEnv> = async (c, next) => {
     c.header('HX-Redirect', '/login');
     return c.text('login required', 401);
   }
-  const next_ = c.req.method === 'GET' && c.req.path !== '/' ? `?next=${encodeURIComponent(c.req.path)}` : '';
+  // a form sent from a page kept after logout (or after the session ran out) was not carried out: say so
+  if (c.req.method !== 'GET') return c.redirect('/login?expired=1', 303);
+  const next_ = c.req.path !== '/' ? `?next=${encodeURIComponent(c.req.path)}` : '';
   return c.redirect(`/login${next_}`, 302);
 };
 

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { OUTBOX_FILTERS, OutboxPage } from '../../../views/pages/Outbox.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import type { AppContext } from '../../context.js';
 import { ValidationError } from '../../services/errors.js';
 import { listOutbox, retryOutbox } from '../../services/outbox.js';
@@ -31,11 +32,11 @@ export function outboxRoutes(ctx: AppContext): Hono<AdminEnv> {
 
   app.post('/outbox/:id/retry', async (c) => {
     const id = Number(c.req.param('id'));
-    if (!Number.isInteger(id) || id < 1) return render(c, { error: view(c).t.settingsPages.fieldInvalid(`"${c.req.param('id')}" is not a message number`), status: 400 });
+    if (!Number.isInteger(id) || id < 1) return render(c, { error: view(c).t.settingsPages.fieldInvalid(localizeRefusal(`"${c.req.param('id')}" is not a message number`, view(c).lang)), status: 400 });
     try {
       await retryOutbox(ctx, id);
     } catch (err) {
-      if (err instanceof ValidationError) return render(c, { error: view(c).t.settingsPages.fieldInvalid(err.message), status: 400 });
+      if (err instanceof ValidationError) return render(c, { error: view(c).t.settingsPages.fieldInvalid(localizeRefusal(err.message, view(c).lang)), status: 400 });
       throw err;
     }
     ctx.log.info({ outboxId: id, user: c.get('session')?.staffId }, 'outbox message retried in the admin');

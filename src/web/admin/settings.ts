@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import type { JSX } from 'hono/jsx/jsx-runtime';
 import { TestSteps } from '../../../views/fragments/SettingsSteps.js';
 import type { Errors, Values } from '../../../views/fragments/SettingsFields.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import {
   AddressList,
   ImportForm,
@@ -75,7 +76,9 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
   /** Renders a tab; `refused` puts the entered values and the reason back into the refused form. */
   async function renderTab(c: Context<AdminEnv>, tab: SettingsTab, opts: { notice?: string; refused?: Refusal; addressRefused?: Refusal } = {}) {
     const v = view(c);
-    const { refused, addressRefused } = opts;
+    const localized = (r?: Refusal): Refusal | undefined => r && { ...r, errors: Object.fromEntries(Object.entries(r.errors).map(([k, m]) => [k, m && localizeRefusal(m, v.lang)])) };
+    const refused = localized(opts.refused);
+    const addressRefused = localized(opts.addressRefused);
     const status = refused || addressRefused ? 400 : 200;
     const channel = TAB_CHANNEL[tab];
     let body: JSX.Element[];
@@ -266,7 +269,7 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
       const steps = await testSmtpAccount(ctx, to);
       return fragment(c, TestSteps({ view: v, id: 'smtp-test', steps }));
     } catch (err) {
-      if (err instanceof ValidationError || err instanceof NotFoundError) return fragment(c, TestSteps({ view: v, id: 'smtp-test', message: v.t.settingsPages.fieldInvalid(err.message) }), 400);
+      if (err instanceof ValidationError || err instanceof NotFoundError) return fragment(c, TestSteps({ view: v, id: 'smtp-test', message: v.t.settingsPages.fieldInvalid(localizeRefusal(err.message, v.lang)) }), 400);
       throw err;
     }
   });

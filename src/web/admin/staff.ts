@@ -1,5 +1,7 @@
 import { Hono, type Context } from 'hono';
 import type { FieldErrors } from '../../../views/fragments/FormErrors.js';
+import type { Language } from '../../../views/i18n/index.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import { EMPTY_STAFF, type StaffFormValues } from '../../../views/fragments/StaffForm.js';
 import { StaffPage } from '../../../views/pages/Staff.js';
 import { deactivationLines, StaffDeactivatePage, StaffEditPage } from '../../../views/pages/StaffEdit.js';
@@ -22,14 +24,15 @@ export async function readForm(c: Context) {
 
 /**
  * Runs `work`; a ValidationError becomes `{ errors }` keyed by its field (fields not in `fields`
- * under `_form`), anything else is thrown on.
+ * under `_form`), its message in the page's language `lang` (views/i18n/refusals.ts); anything
+ * else is thrown on.
  */
-export async function fieldErrors<T>(fields: readonly string[], work: () => Promise<T>): Promise<{ ok: T } | { errors: FieldErrors }> {
+export async function fieldErrors<T>(fields: readonly string[], work: () => Promise<T>, lang: Language): Promise<{ ok: T } | { errors: FieldErrors }> {
   try {
     return { ok: await work() };
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    return { errors: { [fields.includes(err.field) ? err.field : '_form']: err.message } };
+    return { errors: { [fields.includes(err.field) ? err.field : '_form']: localizeRefusal(err.message, lang) } };
   }
 }
 
@@ -70,7 +73,7 @@ export function staffRoutes(ctx: AppContext): Hono<AdminEnv> {
     const f = await readForm(c);
     const login = f.text('login').trim();
     const password = f.text('password');
-    const values: StaffFormValues = { ...EMPTY_STAFF, name: f.text('name'), email: f.text('email'), login, external: f.checked('external'), role: f.text('role') || 'staff', mailImport: f.checked('mailImport') };
+    const values: StaffFormValues = { ...EMPTY_STAFF, name: f.text('name'), email: f.text('email'), login, external: f.checked('external'), role: f.text('role') || 'staff', mailImport: login !== '' && f.checked('mailImport') };
     const result = await fieldErrors(STAFF_FIELDS, () =>
       db.transaction(async (tx) => {
         const t = tx as unknown as Db;
@@ -81,6 +84,7 @@ export function staffRoutes(ctx: AppContext): Hono<AdminEnv> {
         }
         return row;
       }),
+      view(c).lang,
     );
     if ('errors' in result) return page(c, StaffPage({ view: view(c), staff: await listStaff(db), form: values, errors: result.errors }), 400);
     ctx.log.info({ staffId: result.ok.id, by: actor(c) }, 'staff member created in the admin');
@@ -102,6 +106,7 @@ export function staffRoutes(ctx: AppContext): Hono<AdminEnv> {
     const values: StaffFormValues = { name: f.text('name'), email: f.text('email'), login: f.text('login').trim(), external: f.checked('external'), active: f.checked('active'), role: f.text('role') || 'staff', mailImport: f.checked('mailImport') };
     const result = await fieldErrors(STAFF_FIELDS, () =>
       updateStaff(db, id, { name: values.name, email: values.email, login: values.login || null, external: values.external, active: values.active, role: values.role as StaffRole, mailImport: values.mailImport }, actor(c)),
+      view(c).lang,
     );
     if ('errors' in result) return page(c, StaffEditPage({ view: v, person: before, form: values, errors: result.errors }), 400);
     const { staff: person, deactivation } = result.ok;
@@ -113,7 +118,7 @@ export function staffRoutes(ctx: AppContext): Hono<AdminEnv> {
   r.post('/staff/:id/password', async (c) => {
     const id = idParam(c, 'staff member');
     const f = await readForm(c);
-    const result = await fieldErrors(['password', 'login'], () => setStaffPasswordById(db, id, f.text('password')));
+    const result = await fieldErrors(['password', 'login'], () => setStaffPasswordById(db, id, f.text('password')), view(c).lang);
     if ('errors' in result) {
       const person = await getStaff(db, id);
       return page(c, StaffEditPage({ view: view(c), person, form: formOf(person), passwordErrors: result.errors }), 400);
@@ -132,7 +137,7 @@ export function staffRoutes(ctx: AppContext): Hono<AdminEnv> {
   r.post('/staff/:id/deactivate', async (c) => {
     const v = view(c);
     const id = idParam(c, 'staff member');
-    const result = await fieldErrors(['active'], () => updateStaff(db, id, { active: false }, actor(c)));
+    const result = await fieldErrors(['active'], () => updateStaff(db, id, { active: false }, actor(c)), view(c).lang);
     const person = await getStaff(db, id);
     if ('errors' in result) return page(c, StaffEditPage({ view: v, person, form: formOf(person), errors: result.errors }), 400);
     ctx.log.info({ staffId: id, by: actor(c) }, 'staff member deactivated in the admin');

@@ -4,6 +4,7 @@ import { PER_PAGE, TASK_SORTS, taskListUrl, type TaskListOptions, type TaskListS
 import { TasksQueue, type QueueError } from '../../../views/fragments/TasksQueue.js';
 import { TasksTable } from '../../../views/fragments/TasksTable.js';
 import { TasksPage, TasksUnassignedPage } from '../../../views/pages/Tasks.js';
+import { localizeRefusal } from '../../../views/i18n/refusals.js';
 import type { AppContext } from '../../context.js';
 import { listActivityTypes } from '../../services/activity-types.js';
 import { ValidationError } from '../../services/errors.js';
@@ -49,7 +50,7 @@ function serviceFilters(state: TaskListState, raw: Record<string, string>): Reco
 export async function renderTaskList(
   ctx: AppContext,
   c: Context<AdminEnv>,
-  opts: { base: string; title: string; tabs: boolean; options: TaskListOptions; exportBase?: string },
+  opts: { base: string; title: string; tabs: boolean; options: TaskListOptions; exportBase?: string; notice?: string },
 ): Promise<Response> {
   const v = view(c);
   const raw = c.req.query();
@@ -69,7 +70,7 @@ export async function renderTaskList(
     }
   } catch (err) {
     if (!(err instanceof ValidationError)) throw err;
-    error = { field: err.field, message: err.message };
+    error = { field: err.field, message: localizeRefusal(err.message, v.lang) };
   }
   const props = { view: v, base: opts.base, state, options: opts.options, result, error, exportBase: opts.exportBase };
   const status = error ? 400 : 200;
@@ -77,7 +78,7 @@ export async function renderTaskList(
     c.header('HX-Push-Url', taskListUrl(opts.base, state));
     return fragment(c, TasksTable(props), status);
   }
-  return page(c, TasksPage({ ...props, title: opts.title, tabs: opts.tabs }), status);
+  return page(c, TasksPage({ ...props, title: opts.title, tabs: opts.tabs, notice: opts.notice }), status);
 }
 
 /**
@@ -139,8 +140,8 @@ export function tasksAdminRoutes(ctx: AppContext): Hono<AdminEnv> {
       return c.redirect(`/tasks/${id}?done=assigned`, 303);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      if (isHtmx(c)) return queue(c, { error: { taskId: id, form: 'assign', message: err.message } });
-      return renderTaskDetail(ctx, c, id, { error: { form: 'assign', message: err.message } });
+      if (isHtmx(c)) return queue(c, { error: { taskId: id, form: 'assign', message: localizeRefusal(err.message, v.lang) } });
+      return renderTaskDetail(ctx, c, id, { error: { form: 'assign', message: localizeRefusal(err.message, v.lang) } });
     }
   });
 
@@ -157,7 +158,7 @@ export function tasksAdminRoutes(ctx: AppContext): Hono<AdminEnv> {
       return queue(c, { notice: v.t.tasksPages.queue.mappingCreated(m.from, person?.name ?? text('to'), routed.routed.length) });
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      return queue(c, { error: { taskId, form: 'mapping', message: err.message } });
+      return queue(c, { error: { taskId, form: 'mapping', message: localizeRefusal(err.message, v.lang) } });
     }
   });
   return r;
