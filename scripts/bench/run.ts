@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [--json <file>] [--only smtp,claim,api,large,imap]`: every benchmark in one
+ * `npm run bench [-- --quick] [--json <file>] [--only smtp,claim,api,large,imap,pop3]`: every benchmark in one
  * run, printed as one table — each figure beside its ceiling measured in the same run and the ratio
  * (the machines are shared and noisy, so only ratios are promised; docs/performance.md).
  * `--quick` uses smaller counts (under two minutes). PostgreSQL benches use fresh databases on
@@ -77,9 +77,12 @@ await section('imap', async () => {
   return out;
 });
 
-rows.push(
-  { bench: 'POP3 poll', figure: 'not measured yet', unit: '', value: NaN, ceiling: null, ceilingName: '', ratio: null, target: null, pass: null, note: 'see docs/performance.md' },
-);
+await section('pop3', async () => {
+  const { benchPop3 } = await import('./pop3.js');
+  const out: Row[] = [];
+  for (const driver of drivers) out.push(...(await benchPop3({ messages: quick ? 100 : 10_000, driver, pgBaseUrl }, log)));
+  return out;
+});
 
 const table = formatTable(rows);
 process.stdout.write(`\nPosteingang benchmarks (${quick ? 'quick' : 'full'} mode, ${cpus().length} cores, node ${process.version}, ${((Date.now() - started) / 1000).toFixed(0)} s)\n\n${table}\n`);
