@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { rawFromBuffer } from '../../src/ingest/raw.js';
 import { createAdmin, createSession } from '../../src/services/admin-auth.js';
+import { showMailbox } from '../../src/services/mailboxes.js';
 import { addMapping, addStaff, getStaff, listStaff, setStaffPassword, updateStaff } from '../../src/services/staff.js';
 import { getTask, OPERATOR, taskHistoryFor } from '../../src/services/task-actions.js';
 import { createApp } from '../../src/web/app.js';
@@ -148,5 +149,18 @@ describe(`admin pages after the trial (${driver})`, () => {
     const all = await listStaff(t.ctx.db);
     assert.equal(all.find((s) => s.name === 'Neu, Nora')!.mailImport, true);
     assert.equal(all.find((s) => s.name === 'Ohne, Otto')!.mailImport, false);
+  });
+
+  test('Nach dem Einlesen is a choice; "verschieben" takes its folder from the field beside it (UTF-8 name kept)', async () => {
+    const form = { protocol: 'imap', host: '127.0.0.1', port: '1', security: 'none', user: 'AGENCY\\scan', password: 'geheim-2026', folder: 'INBOX', afterImport: 'move', afterImportFolder: 'Erledigt/Gelöschte Elemente', caFile: '', importSince: '' };
+    const r = await post('/settings/mailbox/general', 'admin', form);
+    assert.equal(r.status, 303);
+    assert.equal((await showMailbox(t.ctx, 'general'))?.afterImport, 'move:Erledigt/Gelöschte Elemente');
+    const html = await (await get('/settings?tab=general', 'admin')).text();
+    assert.match(html, /<option value="move" selected="">in einen Ordner verschieben \(IMAP\)<\/option>/);
+    assert.match(html, /name="afterImportFolder" type="text" value="Erledigt\/Gelöschte Elemente"/);
+    // another choice ignores the folder field
+    assert.equal((await post('/settings/mailbox/general', 'admin', { ...form, afterImport: 'keep' })).status, 303);
+    assert.equal((await showMailbox(t.ctx, 'general'))?.afterImport, 'keep');
   });
 });

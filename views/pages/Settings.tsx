@@ -6,6 +6,9 @@ import { localizeRefusal } from '../i18n/refusals.js';
 import { Layout } from '../layouts/Layout.js';
 import type { View } from '../view.js';
 
+/** The after-import actions offered (`move` takes the folder from its own field: `move:<folder>`). */
+const AFTER_IMPORT_ACTIONS = ['seen', 'move', 'delete', 'keep'] as const;
+
 /** The tabs of the settings page, by their slug in `/settings?tab=…`. */
 export const SETTINGS_TABS = ['general', 'scanner', 'sending', 'import'] as const;
 export type SettingsTab = (typeof SETTINGS_TABS)[number];
@@ -102,7 +105,16 @@ export function MailboxForm({ view, channel, values, errors, stored, health }: {
           <TextField form={f} name="user" label={t.user} value={v('user')} errors={errors} />
           <TextField form={f} name="password" label={t.password} type="password" value="" autocomplete="new-password" hint={stored ? t.passwordKeep : t.passwordNew} errors={errors} />
           <TextField form={f} name="folder" label={t.folder} value={v('folder')} errors={errors} />
-          <TextField form={f} name="afterImport" label={t.afterImport} value={v('afterImport')} hint={t.afterImportHint} errors={errors} />
+          <SelectField
+            form={f}
+            name="afterImport"
+            label={t.afterImport}
+            value={v('afterImport').startsWith('move:') ? 'move' : v('afterImport')}
+            options={AFTER_IMPORT_ACTIONS.map((a) => [a, t.afterImportActions[a] ?? a])}
+            hint={t.afterImportHint}
+            errors={errors}
+          />
+          <TextField form={f} name="afterImportFolder" label={t.afterImportFolder} value={v('afterImport').startsWith('move:') ? v('afterImport').slice(5) : ''} hint={t.afterImportFolderHint} errors={errors} />
           <TextField form={f} name="caFile" label={t.caFile} value={v('caFile')} hint={t.caFileHint} errors={errors} />
           <CheckField form={f} name="tlsLegacy" label={t.tlsLegacy} checked={values.tlsLegacy === true} errors={errors} />
           <TextField form={f} name="importSince" label={t.importSince} type="date" value={v('importSince')} errors={errors} />

@@ -161,7 +161,8 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
       security: text(form, 'security'),
       user: text(form, 'user'),
       folder: text(form, 'folder'),
-      afterImport: text(form, 'afterImport'),
+      // the select gives the action; `move` takes its folder from the field beside it
+      afterImport: text(form, 'afterImport') === 'move' ? `move:${text(form, 'afterImportFolder')}` : text(form, 'afterImport'),
       caFile: text(form, 'caFile'),
       tlsLegacy: ticked(form, 'tlsLegacy'),
       importSince: text(form, 'importSince'),
