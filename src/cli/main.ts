@@ -5,6 +5,7 @@ import { DataDirLockedError, lockDataDir } from '../lock.js';
 import { createLogger } from '../log.js';
 import { runCommand } from './commands.js';
 import { forwardCommand } from './socket.js';
+import { describeError } from '../db/errors.js';
 
 async function readStdin(): Promise<string> {
   if (process.stdin.isTTY) process.stderr.write('Password: ');
@@ -54,14 +55,14 @@ async function main(argv: string[]): Promise<number> {
         process.stderr.write(`${err.message}\n`);
         return 78; // EX_CONFIG
       }
-      log.fatal({ err: (err as Error).message }, 'start failed');
+      log.fatal({ err: describeError(err) }, 'start failed');
       return 1;
     }
     await new Promise<void>((resolve) => {
       const stop = (signal: string) => {
         log.info({ signal }, 'signal received');
         gateway.stop().then(resolve, (err: Error) => {
-          log.error({ err: err.message }, 'stop failed');
+          log.error({ err: describeError(err) }, 'stop failed');
           resolve();
         });
       };

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { AppContext } from '../context.js';
 import { LOCK_STALE_MS } from '../lock.js';
 import { LOCAL_ONLY, runCommand } from './commands.js';
+import { describeError } from '../db/errors.js';
 
 /** Unix socket paths are limited to 108 bytes (sun_path); leave room for the terminating NUL. */
 const MAX_SOCKET_PATH = 100;
@@ -60,7 +61,7 @@ export async function serveAdminSocket(ctx: AppContext): Promise<http.Server> {
           );
         }
       } catch (err) {
-        ctx.log.error({ err: (err as Error).message }, 'admin socket command failed');
+        ctx.log.error({ err: describeError(err) }, 'admin socket command failed');
         stderr += `error: ${(err as Error).message}\n`;
         exitCode = 1;
       }

@@ -5,6 +5,7 @@ import { getHealth, getMailbox } from '../db/repositories/mailboxes.js';
 import { listChannelSettings } from '../db/repositories/settings.js';
 import { LEASE_SECONDS, LeaseHeldError, loadMailboxSettings, pollMailbox, type MailboxAdapters } from '../services/mailboxes.js';
 import type { MailboxSettings, PollDeps, PollReport } from './mailbox/types.js';
+import { describeError } from '../db/errors.js';
 
 /**
  * Starts an IMAP IDLE watch that calls `onNewMail` when the server reports new messages, and
@@ -115,7 +116,7 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
         log.info({ channel, retryInSeconds: LEASE_SECONDS }, 'poll skipped: another gateway instance holds the lease');
         return 'lease';
       }
-      log.warn({ channel, err: (err as Error).message }, 'poll failed');
+      log.warn({ channel, err: describeError(err) }, 'poll failed');
       return 'failed';
     }
   }
@@ -160,7 +161,7 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
           log.info({ channel, retryInSeconds: LEASE_SECONDS }, 'poll after IDLE notice skipped: another instance holds the lease; retrying');
           later(channel, LEASE_SECONDS * 1000);
         } else if (!stopped) {
-          log.warn({ channel, err: err.message }, 'poll after IDLE notice failed');
+          log.warn({ channel, err: describeError(err) }, 'poll after IDLE notice failed');
         }
       });
     };
@@ -182,7 +183,7 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
   /** Plans a channel; a failure is logged and retried, never allowed to end the process. */
   function planSafely(channel: Channel, trigger: Trigger): void {
     plan(channel, trigger).catch((err: Error) => {
-      log.error({ channel, err: err.message }, 'scheduling failed; retrying');
+      log.error({ channel, err: describeError(err) }, 'scheduling failed; retrying');
       later(channel, FIRST_RETRY_MS);
     });
   }

@@ -2,6 +2,7 @@ import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { blobInsertCtes, blobPieces, putRestOfBlob } from '../db/blobs.js';
+import { withoutParameters } from '../db/errors.js';
 import { queryRows } from '../db/rows.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
@@ -76,7 +77,8 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
       } catch (err) {
         // Each lost race means another delivery committed one of the rows this one needs (the
         // message, or the task of one channel), so the next attempt sees it: at most 1 + channels.
-        if (!(err instanceof RaceLost) || attempt > channels.length) throw err;
+        // A failed statement's parameters hold the message itself: never passed on to a log.
+        if (!(err instanceof RaceLost) || attempt > channels.length) throw withoutParameters(err);
       }
     }
     deps.log?.info(

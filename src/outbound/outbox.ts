@@ -4,6 +4,7 @@ import { readBlob } from '../db/blobs.js';
 import * as repo from '../db/repositories/outbox.js';
 import { loadSmtpAccount } from '../services/smtp-account.js';
 import { deliver, DeliveryError, type DeliveryHandle } from './transport.js';
+import { describeError } from '../db/errors.js';
 
 /** PostgreSQL NOTIFY channel on which an enqueue wakes the outbox workers of every gateway. */
 export const OUTBOX_NOTIFY_CHANNEL = 'posteingang_outbox';
@@ -45,7 +46,7 @@ async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: D
   const { config } = ctx;
   const log = ctx.log.child({ component: 'outbox', outboxId: row.id, messageId: row.messageIdHeader });
   const renew = setInterval(() => {
-    repo.renewLease(ctx.db, row.id, ctx.instanceId, config.OUTBOX_LEASE_SECONDS).catch((err: Error) => log.warn({ err: err.message }, 'lease renewal failed'));
+    repo.renewLease(ctx.db, row.id, ctx.instanceId, config.OUTBOX_LEASE_SECONDS).catch((err: Error) => log.warn({ err: describeError(err) }, 'lease renewal failed'));
   }, Math.max(500, (config.OUTBOX_LEASE_SECONDS * 1000) / 3));
   try {
     let accepted: Awaited<ReturnType<typeof deliver>>;
@@ -120,10 +121,10 @@ export async function startOutboxWorker(ctx: AppContext): Promise<OutboxWorker> 
       return;
     }
     running = drain()
-      .catch((err: Error) => log.error({ err: err.message }, 'outbox run failed; trying again later'))
+      .catch((err: Error) => log.error({ err: describeError(err) }, 'outbox run failed; trying again later'))
       .then(() => plan())
       .catch((err: Error) => {
-        log.error({ err: err.message }, 'outbox planning failed');
+        log.error({ err: describeError(err) }, 'outbox planning failed');
         timer = setTimeout(wake, config.OUTBOX_POLL_SECONDS * 1000).unref();
       })
       .finally(() => {

@@ -10,6 +10,7 @@ import { publish } from '../events.js';
 import { checkCaFile } from './ca-file.js';
 import { NotFoundError, ValidationError } from './errors.js';
 import { parseChannel } from './validate.js';
+import { describeError } from '../db/errors.js';
 
 /** Protocol adapters by protocol; built in inbound/mailbox/adapters.ts. */
 export type MailboxAdapters = Record<MailboxProtocol, MailboxAdapter>;
@@ -252,7 +253,7 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
           stop.abort();
         }
       },
-      (err: Error) => log.warn({ err: err.message }, 'could not renew the poll lease'),
+      (err: Error) => log.warn({ err: describeError(err) }, 'could not renew the poll lease'),
     );
   }, LEASE_RENEW_SECONDS * 1000);
   const counted: AppContext = {

@@ -2,6 +2,7 @@ import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import type { AppContext } from '../context.js';
 import { ping } from '../db/client.js';
+import { describeError } from '../db/errors.js';
 import { z } from 'zod';
 import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
 import { ForbiddenError, NotFoundError, uniqueViolation, ValidationError } from '../services/errors.js';
@@ -52,7 +53,7 @@ export function createApp(ctx: AppContext): Hono {
     if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field }, 400);
     if (err instanceof ForbiddenError) return c.json({ error: err.message }, 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
-    ctx.log.error({ err: err.message, path: c.req.path }, 'request failed');
+    ctx.log.error({ err: describeError(err), path: c.req.path }, 'request failed');
     return c.json({ error: 'internal error' }, 500);
   });
 

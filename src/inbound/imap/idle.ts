@@ -1,6 +1,7 @@
 import type { ImapFlow } from 'imapflow';
 import type { MailboxSettings, PollDeps } from '../mailbox/types.js';
 import { closeImapClient, createImapClient, describeImapError } from './client.js';
+import { describeError } from '../../db/errors.js';
 
 /** Timing of a watch, all in milliseconds; the defaults suit production, tests shorten them. */
 export interface WatchOptions {
@@ -63,7 +64,7 @@ export function watchMailbox(
     try {
       onNewMail();
     } catch (err) {
-      log.warn({ err: (err as Error).message }, 'IDLE: new-mail handler failed');
+      log.warn({ err: describeError(err) }, 'IDLE: new-mail handler failed');
     }
   };
 

@@ -11,6 +11,7 @@ import type { SmtpSource } from '../../ingest/source.js';
 import { installLenientHelo } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
 import { tlsPolicy, type TlsMaterial } from './tls.js';
+import { describeError } from '../../db/errors.js';
 
 export type ReceiverConfig = Pick<
   Config,
@@ -167,7 +168,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
           callback(reply(535, '5.7.8 Authentication credentials invalid'));
         },
         (err: Error) => {
-          log.error({ session: session.id, err: err.message }, 'AUTH check failed');
+          log.error({ session: session.id, err: describeError(err) }, 'AUTH check failed');
           callback(reply(454, '4.7.0 Temporary authentication failure'));
         },
       );
@@ -189,7 +190,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
           callback(reply(550, `5.1.1 <${address.address}>: no such inbound address here`));
         },
         (err: Error) => {
-          log.error({ session: session.id, err: err.message }, 'recipient lookup failed');
+          log.error({ session: session.id, err: describeError(err) }, 'recipient lookup failed');
           callback(reply(451, TEMPORARY));
         },
       );
@@ -279,7 +280,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       const result = await deps.ingest(raw, source);
       return `2.0.0 Ok: ${result.duplicate ? 'already stored as' : 'stored as'} message ${result.messageId}`;
     } catch (err) {
-      log.error({ session: session.id, err: (err as Error).message }, 'ingest failed; answering 451 so that the client retries');
+      log.error({ session: session.id, err: describeError(err) }, 'ingest failed; answering 451 so that the client retries');
       throw reply(451, TEMPORARY);
     } finally {
       await raw.discard();
@@ -317,7 +318,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         );
         return;
       }
-      log.error({ err: err.message }, 'SMTP server error');
+      log.error({ err: describeError(err) }, 'SMTP server error');
     });
     servers.push(server);
     return new Promise((resolve, reject) => {

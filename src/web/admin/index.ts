@@ -24,6 +24,7 @@ import { staffRoutes } from './staff.js';
 import { outboxRoutes } from './outbox.js';
 import { settingsRoutes } from './settings.js';
 import { staticRoutes } from './static.js';
+import { describeError } from '../../db/errors.js';
 
 export interface AdminOptions {
   throttle?: ThrottleLimits;
@@ -58,7 +59,7 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     (exists) => {
       if (!exists) ctx.log.warn({ firstRunCode }, `no admin yet: open /first-run in a browser and enter the first-run code ${firstRunCode}, or run: posteingang admin create <login>`);
     },
-    (err: Error) => ctx.log.error({ err: err.message }, 'could not check for an admin'),
+    (err: Error) => ctx.log.error({ err: describeError(err) }, 'could not check for an admin'),
   );
 
   const guards = every(
@@ -97,7 +98,7 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     if (err instanceof NotFoundError) return page(c, MessagePage({ view: v, title: v.t.errors.notFoundTitle, text: localizeRefusal(err.message, v.lang) }), 404);
     if (err instanceof ForbiddenError) return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: localizeRefusal(err.message, v.lang) }), 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
-    ctx.log.error({ err: err.message, path: c.req.path }, 'admin request failed');
+    ctx.log.error({ err: describeError(err), path: c.req.path }, 'admin request failed');
     return c.text('internal error', 500);
   });
 

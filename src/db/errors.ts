@@ -1,0 +1,34 @@
+/**
+ * What may be logged, stored or shown of an error. drizzle-orm wraps a failed statement in an
+ * error whose message is the whole statement and its parameters — for ingest the message's bytes
+ * (base64), elsewhere addresses or password hashes — which must never reach a log (brief:
+ * "never log secrets or whole messages"). For such an error this gives the database's own words
+ * and its SQLSTATE (PostgreSQL Appendix A), e.g. `database error: the database system is
+ * shutting down (57P03)`; for any other error its message.
+ * @param err anything thrown
+ * @returns one line of text
+ */
+export function describeError(err: unknown): string {
+  if (isStatementError(err)) {
+    const cause = err.cause as { message?: string; code?: string } | undefined;
+    const words = cause?.message?.split('\n')[0] ?? 'the statement failed';
+    return `database error: ${words}${cause?.code ? ` (${cause.code})` : ''}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+/** drizzle-orm's DrizzleQueryError (recognised by shape: it carries `query` and `params`). */
+function isStatementError(err: unknown): err is Error & { query: string; params: unknown[]; cause?: unknown } {
+  return err instanceof Error && 'query' in err && 'params' in err;
+}
+
+/**
+ * The same error without the statement's parameters in its message (see describeError), the
+ * original kept as `cause` for code that inspects it; any other error unchanged.
+ */
+export function withoutParameters(err: unknown): unknown {
+  if (!isStatementError(err)) return err;
+  const safe = new Error(describeError(err), { cause: err.cause });
+  (safe as Error & { code?: string }).code = (err.cause as { code?: string } | undefined)?.code;
+  return safe;
+}
