@@ -130,7 +130,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
       steps.map(([s, ok]) => [s, ok]),
       [['connect', 'true'], ['tls', 'true'], ['login', 'false']],
     );
-    assert.equal(steps[2]![2], 'login failed: user name or password wrong');
+    assert.equal(steps[2]![2], 'Anmeldung fehlgeschlagen: Benutzername oder Passwort falsch');
     assert.equal(await page.locator('#mailbox-test-scanner [role=alert]').textContent(), 'Fehlgeschlagen beim Schritt „Anmeldung“.');
     // the right one again, then a save with the field left empty keeps it
     await scannerForm().getByLabel('Passwort').fill(SCAN.password);
@@ -152,7 +152,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     const res = await save(f);
     await rec.shoot('scanner-invalid-port');
     assert.equal(res.status(), 400);
-    assert.equal(await page.locator('#mb-scanner-port-error').textContent(), '"70000" is not a port (1–65535)');
+    assert.equal(await page.locator('#mb-scanner-port-error').textContent(), '„70000“ ist kein Port (1–65535)');
     assert.equal(await page.locator('#mb-scanner-port').getAttribute('aria-invalid'), 'true');
     assert.match((await page.locator('#mb-scanner-port').getAttribute('aria-describedby'))!, /mb-scanner-port-error/);
     assert.equal(await scannerForm().getByLabel('Port').inputValue(), '70000');
@@ -172,7 +172,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     await page.getByLabel('Neue Empfangsadresse').fill('scan@rathaus.example');
     await page.getByRole('button', { name: 'Hinzufügen' }).click();
     await page.locator('#addr-scanner-address-error').waitFor();
-    assert.equal(await page.locator('#addr-scanner-address-error').textContent(), 'scan@rathaus.example is already an inbound address of channel scanner');
+    assert.equal(await page.locator('#addr-scanner-address-error').textContent(), 'scan@rathaus.example ist bereits eine Empfangsadresse des Kanals „Empfang per Scanner“');
     assert.equal(await page.getByLabel('Neue Empfangsadresse').inputValue(), 'scan@rathaus.example');
     await page.getByLabel('Neue Empfangsadresse').fill('scanner2@rathaus.example');
     await loadAfter(page, (u) => u.searchParams.get('notice') === 'added', () => page.getByRole('button', { name: 'Hinzufügen' }).click());
@@ -191,7 +191,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     let res = await save(f);
     await rec.shoot('import-interval-0');
     assert.equal(res.status(), 400);
-    assert.equal(await page.locator('#imp-scanner-pollIntervalMinutes-error').textContent(), '"0" is not a whole number of minutes between 1 and 1440');
+    assert.equal(await page.locator('#imp-scanner-pollIntervalMinutes-error').textContent(), '„0“ ist keine ganze Zahl von Minuten zwischen 1 und 1440');
     assert.equal(await page.getByTestId('import-form-scanner').getByLabel('E-Mails automatisch abschließen').isChecked(), true, 'entered value kept');
     assert.equal(await page.locator('#imp-general-pollIntervalMinutes-error').count(), 0, 'only the refused form shows the error');
     const before = (await listChannelSettings(g.ctx.db)).find((s) => s.channel === 'scanner')!;
@@ -228,7 +228,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     // an empty test address is refused with the reason, nothing is sent
     const [refused] = await Promise.all([page.waitForResponse((r) => new URL(r.url()).pathname === '/settings/smtp/test'), page.getByRole('button', { name: 'Testmail senden' }).click()]);
     assert.equal(refused.status(), 400);
-    assert.equal(await page.locator('#smtp-test [role=alert]').textContent(), 'Ungültig: at least one address is required');
+    assert.equal(await page.locator('#smtp-test [role=alert]').textContent(), 'Ungültig: Mindestens eine Adresse ist erforderlich');
     assert.equal(smtp.state.dataCount, 0);
     await page.getByLabel('Empfängeradresse').fill('pruefung@rathaus.example');
     await page.getByRole('button', { name: 'Testmail senden' }).click();
@@ -272,7 +272,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     const token = (await page.locator('input[name="_csrf"]').first().getAttribute('value'))!;
     const again = await fetch(`${g.base}/outbox/${queued.id}/retry`, { method: 'POST', headers: { cookie, 'content-type': 'application/x-www-form-urlencoded' }, body: new URLSearchParams({ _csrf: token }) });
     assert.equal(again.status, 400);
-    assert.match(await again.text(), new RegExp(`message ${queued.id} is sent; only failed messages can be retried`));
+    assert.match(await again.text(), new RegExp(`Nachricht ${queued.id} ist „gesendet“; nur fehlgeschlagene Nachrichten können erneut versucht werden`));
   });
 
   test('English labels are available', async () => {

@@ -108,7 +108,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     assert.equal(await email.getAttribute('aria-invalid'), 'true');
     const errorId = await email.getAttribute('aria-describedby');
     // addStaff's rule: the e-mail is unique among active staff, compared without case
-    assert.equal(await page.locator(`#${errorId}`).textContent(), `${BERND.email} already belongs to the active staff record "${BERND.name}"`);
+    assert.equal(await page.locator(`#${errorId}`).textContent(), `${BERND.email} gehört bereits zur aktiven Mitarbeiter*in „${BERND.name}“`);
     assert.equal(await page.getByRole('alert').textContent(), 'Bitte korrigieren Sie die markierten Felder.');
     assert.equal(await email.inputValue(), 'Bernd.Berger@Rathaus.example');
     assert.equal(await page.getByTestId('staff-create-form').getByLabel('Name (Nachname, Vorname)').inputValue(), 'Doppelt, Dora');
@@ -124,7 +124,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await pw.getByLabel('Passwort (mindestens 10 Zeichen)').fill('kurz');
     await page.getByTestId('password-form').getByLabel('Passwort (mindestens 10 Zeichen)').evaluate((e) => e.removeAttribute('required'));
     await Promise.all([page.waitForLoadState(), pw.getByRole('button', { name: 'Passwort setzen' }).click()]);
-    assert.equal(await page.locator('#staff-password-error').textContent(), 'must have at least 10 characters');
+    assert.equal(await page.locator('#staff-password-error').textContent(), 'muss mindestens 10 Zeichen lang sein');
     const fresh = 'Clara-Neues-Passwort-7';
     await page.getByTestId('password-form').getByLabel('Passwort (mindestens 10 Zeichen)').fill(fresh);
     await loadAfter(page, `${g.base}/staff/${claraId}?password=1`, () => page.getByTestId('password-form').getByRole('button', { name: 'Passwort setzen' }).click());
@@ -147,7 +147,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     // a name another type has (other case) is refused beside the field
     await page.getByLabel('Name', { exact: true }).fill('scan-eingang');
     await Promise.all([page.waitForLoadState(), page.getByRole('button', { name: 'Anlegen' }).click()]);
-    assert.equal(await page.locator('#activity-type-name-error').textContent(), 'an activity type named "Scan-Eingang" exists');
+    assert.equal(await page.locator('#activity-type-name-error').textContent(), 'Eine Tätigkeit namens „Scan-Eingang“ gibt es bereits');
 
     const created = (await listActivityTypes(g.ctx.db)).find((a) => a.name === 'Scan Jugendamt')!;
     await page.getByLabel('Neuer Name für „Scan Jugendamt“').fill('Scan-Eingang Jugendamt');
@@ -227,7 +227,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     const refused = page.locator('#mapping-rows tr.editing');
     await refused.locator('.field-error').waitFor();
     // addMapping's rule (domain.md item 5): An must be an active staff member with a login
-    assert.equal(await refused.locator('td.to .field-error').textContent(), `"${CLARA.name}" has no login: only staff with a login receive tasks`);
+    assert.equal(await refused.locator('td.to .field-error').textContent(), `„${CLARA.name}“ hat keinen Anmeldenamen: Nur Mitarbeiter*innen mit Anmeldenamen erhalten Vorgänge`);
     assert.equal(await refused.getByLabel('An (Mitarbeiter*in)').getAttribute('aria-invalid'), 'true');
     assert.equal(await refused.getByLabel('Von (E-Mail-Adresse)').inputValue(), ERIKA.email);
     await rec.shoot('mapping-refused-no-login');
@@ -239,7 +239,7 @@ describe(`admin pages: staff, activity types, mapping grid (${driver})`, () => {
     await page.locator('#mapping-rows tr.editing td.from .field-error').waitFor();
     assert.equal(
       await page.locator('#mapping-rows tr.editing td.from .field-error').textContent(),
-      'fremd@anderswo.example is not the e-mail address of an active staff record; add the sender first (staff add, with --external for people without a login)',
+      'fremd@anderswo.example ist keine E-Mail-Adresse einer aktuellen Mitarbeiter*in; legen Sie die Absender*in zuerst unter Mitarbeiter*innen an (extern, ohne Anmeldung)',
     );
     assert.deepEqual((await listMappings(g.ctx.db)).map((m) => `${m.from}>${m.toLogin}`), [`${ERIKA.email}>${BERND.login}`], 'nothing was added');
     await rec.shoot('mapping-refused-sender');

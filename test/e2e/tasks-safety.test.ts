@@ -137,7 +137,7 @@ describe(`task pages in the browser: list, queue, detail, safety (${driver})`, (
     // a refused filter value is named beside its field
     const bad = await page.goto(`${g.base}/tasks?olderThanDays=0`);
     assert.equal(bad?.status(), 400);
-    assert.match((await page.locator('#f-olderThanDays-error').textContent()) ?? '', /at least 1 day/);
+    assert.match((await page.locator('#f-olderThanDays-error').textContent()) ?? '', /^mindestens 1 Tag$/);
     await t.close();
     assert.deepEqual(t.dialogs, []);
     assert.deepEqual(t.outside, []);

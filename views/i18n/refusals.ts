@@ -40,6 +40,8 @@ const SMTP_TLS: Record<string, string> = {
   'no common TLS version or cipher (an old server may need TLS legacy mode)':
     'keine gemeinsame TLS-Version oder Verschlüsselung (ein alter Server braucht eventuell TLS 1.0/1.1)',
   'the server does not offer STARTTLS': 'Der Server bietet kein STARTTLS an',
+  'the server did not answer in TLS: this port speaks plain SMTP; choose STARTTLS (port 587) or the implicit-TLS port (465)':
+    'Der Server hat nicht mit TLS geantwortet: Dieser Port spricht unverschlüsseltes SMTP; wählen Sie STARTTLS (Port 587) oder den Port für implizites TLS (465)',
 };
 const SMTP_CONNECT: Record<string, string> = {
   'connection refused': 'Verbindung abgelehnt',
@@ -123,7 +125,6 @@ const rules: Rule[] = [
   [/^only an admin may assign tasks by hand$/, () => 'Nur die Administration darf Vorgänge von Hand zuweisen'],
   [/^only admins may do this$/, () => 'Das darf nur die Administration'],
   [/^task (.*) is already completed$/, (_, n) => `Vorgang ${n} ist bereits erledigt`],
-  [/^task (.*) is yours already$/, (_, n) => `Sie haben Vorgang ${n} bereits übernommen`],
   [/^task (.*) has been taken by someone else meanwhile$/, (_, n) => `Vorgang ${n} hat inzwischen jemand anderes übernommen`],
   [/^task (.*) is not open \(status (.*)\)$/, (_, n, s) => `Vorgang ${n} ist nicht offen (Status ${q(or(TASK_STATUS, s!))})`],
   [/^task (.*) is not completed \(status (.*)\)$/, (_, n, s) => `Vorgang ${n} ist nicht erledigt (Status ${q(or(TASK_STATUS, s!))})`],
@@ -302,6 +303,10 @@ const rules: Rule[] = [
 
   // --- SMTP test mail and outbox delivery (src/outbound/transport.ts)
   [/^no answer from (.*) in time \((connect|tls|login|send)\)$/, (_, where, step) => `keine Antwort von ${where} in der vorgesehenen Zeit (Schritt „${STEP[step!]}“)`],
+  [
+    /^no answer from (.*) in time \((connect|tls|login|send)\); the server sent no greeting: if this is an implicit-TLS port \(465\), choose security TLS$/,
+    (_, where, step) => `keine Antwort von ${where} in der vorgesehenen Zeit (Schritt „${STEP[step!]}“); der Server hat sich nicht gemeldet: Ist das ein Port für implizites TLS (465), wählen Sie die Verschlüsselung TLS`,
+  ],
   [/^cannot connect to ([^ ]*): ([\s\S]*)$/, (_, where, why) => `Verbindung zu ${where} nicht möglich: ${or(SMTP_CONNECT, why!)}`],
   [/^TLS with ([^ ]*) failed: ([\s\S]*)$/, (_, where, why) => `TLS mit ${where} fehlgeschlagen: ${or(SMTP_TLS, why!)}`],
   [/^the server refused the login: ([\s\S]*)$/, (_, said) => `Der Server hat die Anmeldung abgelehnt: ${said}`],
