@@ -239,6 +239,8 @@ const rules: Rule[] = [
   [/^the server closed the connection$/, () => 'Der Server hat die Verbindung geschlossen'],
   [/^the connection was closed$/, () => 'Die Verbindung wurde geschlossen'],
   [/^unknown error$/, () => 'unbekannter Fehler'],
+  // src/db/errors.ts: the database's own words and SQLSTATE stay as they are
+  [/^database error: ([\s\S]*)$/, (_, words) => `Datenbankfehler: ${words}`],
   [
     /^the server does not offer STARTTLS: refusing to send the password in cleartext; use security tls, or none only inside a trusted network$/,
     () => 'Der Server bietet kein STARTTLS an: Das Passwort wird nicht unverschlüsselt gesendet. Wählen Sie TLS, oder „keine“ nur in einem vertrauenswürdigen Netz',
