@@ -3,7 +3,7 @@ import type { AppContext } from '../context.js';
 import { readBlob } from '../db/blobs.js';
 import * as repo from '../db/repositories/outbox.js';
 import { loadSmtpAccount } from '../services/smtp-account.js';
-import { deliver, DeliveryError, type DeliveryHandle } from './transport.js';
+import { deliver, DeliveryError, type DeliveryHandle, type RefusedRecipient } from './transport.js';
 import { describeError } from '../db/errors.js';
 
 /** PostgreSQL NOTIFY channel on which an enqueue wakes the outbox workers of every gateway. */
@@ -20,6 +20,12 @@ export const MAX_RECOVERIES = 1;
 
 const GAVE_UP =
   'the gateway stopped twice while sending this message: the server may have accepted it already, so it is not sent a third time automatically; check with the recipient, then retry';
+
+/** A recipient refused with a 4yz reply: worth another attempt (RFC 5321 §4.2.1). */
+const temporarilyRefused = (r: RefusedRecipient) => r.code !== null && r.code >= 400 && r.code < 500;
+
+/** `refused: a@x (550 5.1.1 …), b@y (…)` for the last reply. */
+const refusedWords = (list: RefusedRecipient[], what: string) => `${what}: ${list.map((r) => `${r.address} (${r.reply})`).join(', ')}`;
 
 /**
  * Wait before attempt `attempts + 1` after a temporary failure: `base · 2^(attempts−1)`,
@@ -60,14 +66,31 @@ async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: D
       const reply = e.response ? `${e.step}: ${e.response}` : `${e.step}: ${e.message}`;
       const retry = e.temporary && row.attempts < config.OUTBOX_MAX_ATTEMPTS;
       const next = retry ? new Date(Date.now() + backoffMs(row.attempts, config.OUTBOX_RETRY_BASE_SECONDS, config.OUTBOX_RETRY_MAX_SECONDS)) : null;
-      await repo.markUnsent(ctx.db, row.id, ctx.instanceId, reply, next);
+      // every recipient refused, some only for now: the next attempt goes to those only
+      const later = e.refused.filter(temporarilyRefused).map((r) => r.address);
+      const never = e.refused.filter((r) => !temporarilyRefused(r));
+      if (retry && later.length > 0 && never.length > 0) {
+        await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later, `${reply}; ${refusedWords(never, 'refused')}`, next);
+      } else await repo.markUnsent(ctx.db, row.id, ctx.instanceId, reply, next);
       log.warn({ step: e.step, code: e.responseCode ?? undefined, attempts: row.attempts, retryAt: next?.toISOString() }, retry ? 'delivery deferred' : 'delivery failed');
       return;
     }
-    // the server has the message: record that before anything else can go wrong
-    // recipients the server refused while it took the message for the others are named with the reply
-    await repo.markSent(ctx.db, row.id, accepted.rejected.length ? `${accepted.response}; refused: ${accepted.rejected.join(', ')}` : accepted.response);
-    log.info({ attempts: row.attempts, response: accepted.response, rejected: accepted.rejected.length || undefined }, 'message sent');
+    // the server has the message: record that before anything else can go wrong. Recipients it
+    // refused for good are named with its reply; those it refused for now (4yz at RCPT TO,
+    // RFC 5321 §4.2.1) stay queued alone, with the same Message-ID, until they are accepted too
+    // or the attempts run out.
+    const later = accepted.refused.filter(temporarilyRefused);
+    const never = accepted.refused.filter((r) => !temporarilyRefused(r));
+    const words = [accepted.response, ...(never.length ? [refusedWords(never, 'refused')] : []), ...(later.length ? [refusedWords(later, 'refused for now')] : [])].join('; ');
+    if (later.length === 0) {
+      await repo.markSent(ctx.db, row.id, words);
+      log.info({ attempts: row.attempts, response: accepted.response, refused: never.length || undefined }, 'message sent');
+      return;
+    }
+    const retry = row.attempts < config.OUTBOX_MAX_ATTEMPTS;
+    const next = retry ? new Date(Date.now() + backoffMs(row.attempts, config.OUTBOX_RETRY_BASE_SECONDS, config.OUTBOX_RETRY_MAX_SECONDS)) : null;
+    await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later.map((r) => r.address), `sent to ${accepted.accepted.join(', ')}: ${words}`, next);
+    log.warn({ attempts: row.attempts, deferred: later.length, retryAt: next?.toISOString() }, retry ? 'message sent to some recipients; the others are tried again' : 'message sent to some recipients; the others failed');
   } finally {
     clearInterval(renew);
     onHandle(null);

@@ -45,17 +45,39 @@ export class DeliveryError extends Error {
     /** the server's reply line(s), when it sent one */
     readonly response: string | null,
     readonly responseCode: number | null,
+    /** recipients refused at RCPT TO, when every one was (RFC 5321 §3.3) */
+    readonly refused: RefusedRecipient[] = [],
   ) {
     super(message);
     this.name = 'DeliveryError';
   }
 }
 
+/** A recipient the server refused at `RCPT TO`, with its reply (4yz: try again later; 5yz: never). */
+export interface RefusedRecipient {
+  address: string;
+  /** the reply code, e.g. 451 or 550; null when the server's reply had none */
+  code: number | null;
+  /** the server's reply line */
+  reply: string;
+}
+
+/** The refused recipients nodemailer collected in `rejectedErrors`. */
+function refusedOf(errors: unknown): RefusedRecipient[] {
+  if (!Array.isArray(errors)) return [];
+  return errors.map((e: { recipient?: string; responseCode?: number; response?: string; message?: string }) => ({
+    address: String(e.recipient ?? ''),
+    code: typeof e.responseCode === 'number' ? e.responseCode : null,
+    reply: String(e.response ?? e.message ?? '').trim(),
+  }));
+}
+
 export interface Accepted {
   /** the server's final reply to the end of DATA, e.g. `250 2.0.0 Ok: queued as 4Xyz` */
   response: string;
   accepted: string[];
-  rejected: string[];
+  /** recipients refused at RCPT TO while the others were accepted */
+  refused: RefusedRecipient[];
   steps: StepReport[];
 }
 
@@ -98,7 +120,11 @@ function tlsWords(err: SmtpError): string {
   }
   if (/ERR_TLS_CERT_ALTNAME_INVALID|altnames|Hostname\/IP does not match/i.test(text)) return 'the server certificate is for another host name';
   if (/CERT_HAS_EXPIRED|expired/i.test(text)) return 'the server certificate has expired';
-  if (/protocol|version|handshake failure|wrong version/i.test(text)) {
+  if (/wrong version number|packet length too long|unknown protocol|http request/i.test(text)) {
+    // the bytes that came back were no TLS at all: a plain-text port (587 and 25 start without TLS)
+    return 'the server did not answer in TLS: this port speaks plain SMTP; choose STARTTLS (port 587) or the implicit-TLS port (465)';
+  }
+  if (/protocol|version|handshake failure/i.test(text)) {
     return 'no common TLS version or cipher (an old server may need TLS legacy mode)';
   }
   if (/STARTTLS/i.test(text)) return 'the server does not offer STARTTLS';
@@ -111,7 +137,9 @@ function describe(err: SmtpError, step: DeliveryStep, settings: SmtpSettings): D
   const code = typeof err.responseCode === 'number' ? err.responseCode : null;
   const where = `${settings.host}:${settings.port}`;
   if (err.code === 'ETIMEDOUT' || /timed? ?out/i.test(err.message)) {
-    return new DeliveryError(step, `no answer from ${where} in time (${step})`, true, response, code);
+    // no greeting on a STARTTLS/plain connection: the port most likely waits for a TLS handshake first
+    const hint = step === 'connect' && settings.security !== 'tls' && /greeting/i.test(err.message) ? '; the server sent no greeting: if this is an implicit-TLS port (465), choose security TLS' : '';
+    return new DeliveryError(step, `no answer from ${where} in time (${step})${hint}`, true, response, code);
   }
   switch (step) {
     case 'connect': {
@@ -126,9 +154,10 @@ function describe(err: SmtpError, step: DeliveryStep, settings: SmtpSettings): D
       // a refused login is a problem of the account, not of the message: kept queued until fixed
       return new DeliveryError('login', `the server refused the login${response ? `: ${response}` : ` (${err.message})`}`, true, response, code);
     case 'send': {
+      const refused = refusedOf((err as { rejectedErrors?: unknown }).rejectedErrors);
       if (code !== null) {
         const temporary = code < 500;
-        return new DeliveryError('send', `the server ${temporary ? 'deferred' : 'refused'} the message: ${response}`, temporary, response, code);
+        return new DeliveryError('send', `the server ${temporary ? 'deferred' : 'refused'} the message: ${response}`, temporary, response, code, refused);
       }
       // no reply: the connection broke, or nodemailer refused the envelope before sending it
       const temporary = err.code !== 'EENVELOPE' && err.code !== 'EMESSAGE';
@@ -199,20 +228,24 @@ export async function deliver(
     options.connection = socket;
   }
   const conn = new SMTPConnection(options);
+  // a connection problem arrives as an 'error' event, a close without a reply as 'end' (both may
+  // leave a callback uncalled), an abort comes from the gateway's shutdown: every step waits for
+  // its callback or one of those, whichever comes first
+  let broken: Error | null = null;
+  const waiters = new Set<(err: Error) => void>();
+  const breakSteps = (err: Error) => {
+    broken ??= err;
+    for (const w of waiters) w(err);
+  };
+  conn.on('error', breakSteps);
+  conn.on('end', () => breakSteps(Object.assign(new Error('the server closed the connection'), { code: 'ECONNECTION' })));
   let aborted = false;
   opts.handle?.({
     abort() {
       aborted = true;
+      breakSteps(new Error('interrupted'));
       conn.close();
     },
-  });
-  // a connection problem arrives as an 'error' event (and may leave a callback uncalled): every
-  // step waits for its callback or that event, whichever comes first
-  let broken: Error | null = null;
-  const waiters = new Set<(err: Error) => void>();
-  conn.on('error', (err: Error) => {
-    broken = err;
-    for (const w of waiters) w(err);
   });
   const step = <T>(run: (done: (err: Error | null | undefined, value?: T) => void) => void) =>
     new Promise<T>((resolve, reject) => {
@@ -264,7 +297,7 @@ export async function deliver(
     const response = String(info!.response ?? '').trim();
     report({ step: 'send', ok: true, detail: `accepted: ${response}` });
     conn.quit();
-    return { response, accepted: (info!.accepted ?? []).map(String), rejected: (info!.rejected ?? []).map(String), steps };
+    return { response, accepted: (info!.accepted ?? []).map(String), refused: refusedOf((info! as { rejectedErrors?: unknown }).rejectedErrors), steps };
   } finally {
     setTimeout(() => conn.close(), 1000).unref();
   }

@@ -97,7 +97,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     await f.getByLabel('Benutzername').fill(SCAN.user);
     await f.getByLabel('Passwort').fill(SCAN.password);
     await f.getByLabel('Ordner (nur IMAP)').fill('INBOX');
-    await f.getByLabel('Nach dem Einlesen').fill('keep');
+    await f.getByLabel('Nach dem Einlesen').selectOption('keep');
     await f.getByLabel(/^CA-Datei/).fill(dovecot.caFile);
     const res = await save(f);
     assert.equal(res.status(), 303);
@@ -135,7 +135,7 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
     // the right one again, then a save with the field left empty keeps it
     await scannerForm().getByLabel('Passwort').fill(SCAN.password);
     await save(scannerForm());
-    await scannerForm().getByLabel('Nach dem Einlesen').fill('seen');
+    await scannerForm().getByLabel('Nach dem Einlesen').selectOption('seen');
     await save(scannerForm());
     assert.equal((await showMailbox(g.ctx, 'scanner'))?.afterImport, 'seen');
     assert.deepEqual((await testConnection()).map(([, ok]) => ok), ['true', 'true', 'true', 'true', 'true']);

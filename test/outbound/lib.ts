@@ -71,7 +71,10 @@ export async function scriptedServer(opts: {
   auth?: { user: string; pass: string };
   /** recipients answered `550 5.1.1` at RCPT TO */
   refuse?: string[];
+  /** recipients answered `451 4.2.0 Mailbox busy` at RCPT TO that many times, then accepted */
+  defer?: Record<string, number>;
 }) {
+  const deferLeft = { ...(opts.defer ?? {}) };
   const script = [...(opts.script ?? [])];
   const accepted: Received[] = [];
   const events = new EventEmitter();
@@ -97,6 +100,10 @@ export async function scriptedServer(opts: {
     },
     onRcptTo(address, _session, cb) {
       if (opts.refuse?.includes(address.address)) return cb(Object.assign(new Error(`5.1.1 <${address.address}>: Recipient address rejected`), { responseCode: 550 }));
+      if ((deferLeft[address.address] ?? 0) > 0) {
+        deferLeft[address.address]!--;
+        return cb(Object.assign(new Error(`4.2.0 <${address.address}>: Mailbox busy`), { responseCode: 451 }));
+      }
       cb();
     },
     onData(stream, session, cb) {

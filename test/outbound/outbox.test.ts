@@ -160,7 +160,63 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
       const queued = await enqueueMessage(env.ctx, OPERATOR, { to: 'bekannt@example.org, unbekannt@example.org', subject: 'Rundschreiben', text: 'x' });
       const sent = await waitState(env.ctx, queued.id, 'sent');
       assert.deepEqual(server.accepted[0]!.to, ['bekannt@example.org']);
-      assert.match(sent.lastReply!, /^250 .*; refused: unbekannt@example\.org$/);
+      // the server's own reply to RCPT TO is kept with the address
+      assert.match(sent.lastReply!, /^250 .*; refused: unbekannt@example\.org \(550 5\.1\.1 <unbekannt@example\.org>: Recipient address rejected\)$/);
+    } finally {
+      await worker.stop();
+      await server.close();
+      await env.close();
+    }
+  });
+
+  test('recipients refused for now (451 at RCPT TO) get the message on a later attempt, alone; one refused for good is named; the others get it once', async () => {
+    const env = await testContext(ENV);
+    const server = await scriptedServer({ refuse: ['unbekannt@example.org'], defer: { 'voll@example.org': 1 } });
+    await setSmtpAccount(env.ctx, { host: '127.0.0.1', port: server.port, security: 'none', fromAddress: 'poststelle@agency.example' });
+    const worker = await startOutboxWorker(env.ctx);
+    try {
+      const queued = await enqueueMessage(env.ctx, OPERATOR, { to: 'bekannt@example.org, unbekannt@example.org', cc: 'voll@example.org', subject: 'Rundschreiben', text: 'x' });
+      await server.waitAccepted(1);
+      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.state === 'queued', 30_000, 'the first attempt to be recorded');
+      const between = (await getOutbox(env.ctx.db, queued.id))!;
+      assert.equal(
+        between.lastReply,
+        `sent to bekannt@example.org: 250 Ok: queued as Q1; refused: unbekannt@example.org (550 5.1.1 <unbekannt@example.org>: Recipient address rejected); refused for now: voll@example.org (451 4.2.0 <voll@example.org>: Mailbox busy)`,
+      );
+      const sent = await waitState(env.ctx, queued.id, 'sent', 30_000);
+      assert.equal(sent.attempts, 2);
+      assert.deepEqual(server.accepted.map((m) => m.to), [['bekannt@example.org'], ['voll@example.org']]);
+      assert.equal(server.accepted[1]!.messageId, server.accepted[0]!.messageId, 'the same message, the same Message-ID');
+      assert.equal(sent.lastReply, '250 Ok: queued as Q2');
+    } finally {
+      await worker.stop();
+      await server.close();
+      await env.close();
+    }
+  });
+
+  test('stopping the gateway while the server stalls after DATA ends within seconds; the message is queued again, then sent once', { timeout: 90_000 }, async () => {
+    // a send timeout longer than the stop's grace: the stop itself must end the delivery
+    const env = await testContext({ ...ENV, SMTP_SEND_TIMEOUT_SECONDS: '120' });
+    const server = await scriptedServer({ script: ['stall'] });
+    await setSmtpAccount(env.ctx, { host: '127.0.0.1', port: server.port, security: 'none', fromAddress: 'poststelle@agency.example' });
+    let worker = await startOutboxWorker(env.ctx);
+    try {
+      const stalled = new Promise((resolve) => server.events.once('stalled', resolve));
+      const queued = await enqueueMessage(env.ctx, OPERATOR, mail('stall-stop'));
+      await stalled;
+      const t0 = Date.now();
+      await worker.stop();
+      const took = Date.now() - t0;
+      // the outbox's grace for a delivery in progress is 5 s, then it is interrupted
+      assert.ok(took >= 4500 && took < 15_000, `stop took ${took} ms (it hung before the fix)`);
+      const row = (await getOutbox(env.ctx.db, queued.id))!;
+      assert.equal(row.state, 'queued');
+      assert.equal(row.lastReply, 'send: sending was interrupted (gateway stopping)');
+      worker = await startOutboxWorker(env.ctx);
+      await waitState(env.ctx, queued.id, 'sent', 30_000);
+      assert.equal(server.accepted.length, 1);
+      assert.equal(server.accepted[0]!.messageId, queued.messageId);
     } finally {
       await worker.stop();
       await server.close();

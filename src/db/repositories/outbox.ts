@@ -132,6 +132,18 @@ export async function markUnsent(db: Db, id: number, holder: string, reply: stri
     .where(and(eq(outboxMessage.id, id), eq(outboxMessage.state, 'sending'), eq(outboxMessage.leaseHolder, holder)));
 }
 
+/**
+ * After the server took the message for some recipients and refused others for now: the
+ * envelope shrinks to those others (the ones that have it are never sent it again), queued for
+ * `nextAttemptAt`, or `failed` when that is null (attempts used up).
+ */
+export async function markPartlySent(db: Db, id: number, holder: string, remaining: string[], reply: string, nextAttemptAt: Date | null): Promise<void> {
+  await db
+    .update(outboxMessage)
+    .set({ envelopeTo: remaining, lastReply: reply, leaseHolder: null, leaseExpiresAt: null, ...(nextAttemptAt ? { state: 'queued' as const, nextAttemptAt } : { state: 'failed' as const }) })
+    .where(and(eq(outboxMessage.id, id), eq(outboxMessage.state, 'sending'), eq(outboxMessage.leaseHolder, holder)));
+}
+
 /** Queues a failed message again with a fresh count of attempts. @returns the row, or null when it was not failed */
 export async function requeueFailed(db: Db, id: number): Promise<OutboxRow | null> {
   const [row] = await db
