@@ -5,7 +5,7 @@ import { ValidationError } from '../services/errors.js';
 import { normaliseAddress } from '../services/validate.js';
 
 /** CR, LF or NUL: never allowed into a header field (RFC 5322 §2.2: a field body has no CR or LF of its own). */
-const LINE_BREAK = /[\r\n\0\u2028\u2029\u0085]/;
+export const LINE_BREAK = /[\r\n\0\u2028\u2029\u0085]/;
 
 /**
  * A value that goes into a header field on one line.
@@ -16,12 +16,19 @@ export function oneLine(value: string, field: string): string {
   return value;
 }
 
+/** Something in a display name that reads as an address: `x@y.z`. */
+const LOOKS_LIKE_ADDRESS = /[^\s<>"@]+@[^\s<>"@]+\.[^\s<>"@]+/;
+
 /**
  * Parses an address field as RFC 5322 §3.4 writes it (`Name <a@b>, c@d`), or a list of such
- * values, with nodemailer's addressparser; groups are flattened.
+ * values, with nodemailer's addressparser. What the parser would read differently from what a
+ * person meant is refused rather than guessed: a group (`Name: a@b;`, RFC 5322 §3.4 — the words
+ * before a colon would silently vanish, e.g. `a@b Bcc: c@d` leaves only c@d), and an unquoted
+ * display name that is itself an address (`a@b <c@d>` or `a@b c@d`: two addresses without a comma).
  * @param required at least one address is needed
  * @returns the mailboxes with their display names, addresses as given (trimmed)
- * @throws ValidationError naming `field`: a line break anywhere, an entry without a valid address
+ * @throws ValidationError naming `field`: a line break anywhere, a group, an address in a display
+ *   name, an entry without a valid address
  */
 export function parseAddresses(value: string | string[] | undefined | null, field: string, required = false): MailboxAddress[] {
   const parts = value === undefined || value === null ? [] : Array.isArray(value) ? value : [value];
@@ -29,8 +36,14 @@ export function parseAddresses(value: string | string[] | undefined | null, fiel
   for (const part of parts) {
     if (typeof part !== 'string') throw new ValidationError(field, 'expected addresses as text');
     oneLine(part, field);
-    for (const entry of addressparser(part, { flatten: true })) {
-      const address = entry.address.trim();
+    for (const entry of addressparser(part)) {
+      if ('group' in entry && Array.isArray(entry.group)) {
+        throw new ValidationError(field, `"${entry.name}:" makes a group of the addresses after it (RFC 5322 group syntax), which is not accepted; separate addresses with commas`);
+      }
+      if (LOOKS_LIKE_ADDRESS.test(entry.name) && !part.includes(`"${entry.name}"`)) {
+        throw new ValidationError(field, `"${entry.name}" stands where a name belongs (before <${(entry as MailboxAddress).address}>); separate addresses with commas, or put the name in quotes`);
+      }
+      const address = ((entry as MailboxAddress).address ?? '').trim();
       if (!address) throw new ValidationError(field, `"${entry.name || part}" has no e-mail address`);
       normaliseAddress(address, field);
       out.push({ name: entry.name.trim(), address });

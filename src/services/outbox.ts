@@ -6,7 +6,7 @@ import * as repo from '../db/repositories/outbox.js';
 import { OUTBOX_STATES, type OutboxState } from '../db/schema.js';
 import { safeFilename } from '../ingest/filename.js';
 import { rawFromBuffer } from '../ingest/raw.js';
-import { composeMessage, newMessageId, oneLine, parseAddresses } from '../outbound/compose.js';
+import { composeMessage, LINE_BREAK, newMessageId, oneLine, parseAddresses } from '../outbound/compose.js';
 import { OUTBOX_NOTIFY_CHANNEL } from '../outbound/outbox.js';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { attachmentContent } from './messages.js';
@@ -88,7 +88,14 @@ interface EnqueueExtra {
 }
 
 async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extra: EnqueueExtra = {}): Promise<OutboxView> {
-  const to = parseAddresses(input.to ?? extra.defaultTo, 'to');
+  let to: ReturnType<typeof parseAddresses>;
+  try {
+    to = parseAddresses(input.to ?? extra.defaultTo, 'to');
+  } catch (err) {
+    // the original's sender, not anything the user typed: say so
+    if (!(err instanceof ValidationError) || input.to) throw err;
+    throw new ValidationError('to', `the sender of the original message cannot be replied to as it is (${err.message}); give the recipient with "to"`);
+  }
   const cc = parseAddresses(input.cc, 'cc');
   const bcc = parseAddresses(input.bcc, 'bcc');
   if (to.length + cc.length + bcc.length === 0) throw new ValidationError('to', 'at least one recipient is required');
@@ -214,13 +221,18 @@ export async function replyToTask(
   const headers = await originalHeaders(ctx, original.sha256);
   const replyTo = addressesOf(headers?.replyTo);
   const from = replyTo.length ? replyTo : addressesOf(headers?.from);
-  // the original's addresses go through the same checks as typed ones: a line break is refused
-  const defaultTo = from.map((a) => `${oneLine(a.name ?? '', 'to')} <${oneLine(a.address!, 'to')}>`).join(', ') || undefined;
+  // the original's addresses go through the same checks as typed ones (a line break is refused,
+  // enqueue says it came from the original); display names quoted (RFC 5322 §3.2.4), so that a
+  // comma or an @ in a name stays part of it
+  const defaultTo = from.map((a) => `${a.name ? `"${a.name.replace(/["\\]/g, '')}" ` : ''}<${a.address}>`).join(', ') || undefined;
   if (!input.to && !defaultTo) throw new ValidationError('to', `message ${original.id} has no sender address to reply to`);
   const parentId = original.messageIdHeader ? oneLine(original.messageIdHeader, 'inReplyTo') : null;
   const prior = headers?.references ? (Array.isArray(headers.references) ? headers.references : headers.references.split(/\s+/)).filter(Boolean) : [];
   const references = parentId ? [...prior.filter((r) => r !== parentId), parentId] : prior;
   const subject = input.subject ?? replySubject(original.subject);
+  if (input.subject === undefined && LINE_BREAK.test(subject)) {
+    throw new ValidationError('subject', `the subject of the original message contains a line break, which may not go into a header; give a subject with "subject"`);
+  }
   return enqueue(
     ctx,
     actor,

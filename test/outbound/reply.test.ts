@@ -143,6 +143,13 @@ describe('replies and the outbox through the API', () => {
       [{ ...ok, subject: 'Bescheid\r\nBcc: evil@example.org' }, 'subject'],
       [{ ...ok, subject: 'Bescheid\nX-Injected: 1' }, 'subject'],
       [{ ...ok, to: 'kein-at-zeichen' }, 'to'],
+      // what the address parser would read otherwise than meant (the trial's cases): a group drops
+      // the words before its colon, an unquoted address as display name hides a recipient
+      [{ ...ok, to: '<a@b.example>\tBcc: e@x.example' }, 'to'],
+      [{ ...ok, to: 'a@b.example Info: e@x.example' }, 'to'],
+      [{ ...ok, to: 'a@b.example <c@d.example>' }, 'to'],
+      [{ ...ok, cc: 'a@b.example c@d.example' }, 'cc'],
+      [{ ...ok, bcc: 'Verteiler: a@b.example, c@d.example;' }, 'bcc'],
       [{ ...ok, to: '' }, 'to'],
       [{ ...ok, attachments: [{ filename: 'a\r\nb.pdf', contentBase64: 'AAAA' }] }, 'attachments.0.filename'],
       [{ ...ok, attachments: [{ filename: 'a.pdf', contentBase64: 'not base64!' }] }, 'attachments.0.contentBase64'],
@@ -158,6 +165,36 @@ describe('replies and the outbox through the API', () => {
     assert.equal(res.status, 400);
     assert.equal(((await res.json()) as { field: string }).field, 'subject');
     assert.equal(server.state.dataCount, count, 'nothing was sent');
+  });
+
+  test('addresses as people write them still work: a quoted name with @ or a comma, several with commas or semicolons', async () => {
+    const res = await api('POST', '/outbox', { to: '"a@b.example" <c@d.example>, "Müller, Hans" <hans@example.org>; d@e.example', subject: 'Liste', text: 'x' });
+    assert.equal(res.status, 201, await res.clone().text());
+    const received = await arrival(((await res.json()) as { messageId: string }).messageId);
+    assert.deepEqual(received.to.sort(), ['c@d.example', 'd@e.example', 'hans@example.org']);
+  });
+
+  test('a reply to a sender whose name holds a comma and an address goes to that sender alone, the name kept', async () => {
+    const raw = 'From: "Weiß, Jürgen (juergen@privat.example)" <juergen.weiss@agency.example>\r\nSubject: Antrag\r\nMessage-ID: <komma@x>\r\n\r\nx\r\n';
+    const ingested = await env.ctx.ingest(rawFromBuffer(Buffer.from(raw)), file);
+    const res = await api('POST', `/tasks/${ingested.tasks[0]!.id}/reply`, { text: 'x' });
+    assert.equal(res.status, 201, await res.clone().text());
+    const received = await arrival(((await res.json()) as { messageId: string }).messageId);
+    assert.deepEqual(received.to, ['juergen.weiss@agency.example']);
+    const sent = await simpleParser(received.raw);
+    assert.deepEqual((sent.to as { value: { name: string; address: string }[] }).value, [{ name: 'Weiß, Jürgen (juergen@privat.example)', address: 'juergen.weiss@agency.example' }]);
+  });
+
+  test('an original subject with a line break: the reply without its own subject is refused, saying where the line break is', async () => {
+    const raw = 'From: <juergen.weiss@agency.example>\r\nSubject: =?UTF-8?Q?Hallo=0D=0ABcc:_evil@x.example?=\r\nMessage-ID: <subj-inj@x>\r\n\r\nx\r\n';
+    const ingested = await env.ctx.ingest(rawFromBuffer(Buffer.from(raw)), file);
+    const res = await api('POST', `/tasks/${ingested.tasks[0]!.id}/reply`, { text: 'x' });
+    assert.equal(res.status, 400);
+    const body = (await res.json()) as { field: string; error: string };
+    assert.equal(body.field, 'subject');
+    assert.match(body.error, /^the subject of the original message contains a line break/);
+    // with a subject of its own it goes out
+    assert.equal((await api('POST', `/tasks/${ingested.tasks[0]!.id}/reply`, { text: 'x', subject: 'AW: Hallo' })).status, 201);
   });
 
   test('a sender whose decoded name holds a line break: the reply is refused naming to', async () => {

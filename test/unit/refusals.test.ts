@@ -171,6 +171,8 @@ const KNOWN = [
   'is not base64',
   'expected addresses as text',
   '"Hans" has no e-mail address',
+  '"Bcc:" makes a group of the addresses after it (RFC 5322 group syntax), which is not accepted; separate addresses with commas',
+  '"a@b.example" stands where a name belongs (before <c@d.example>); separate addresses with commas, or put the name in quotes',
   'at least one address is required',
   'at least one recipient is required',
   'this login is already taken (someone saved the same value at the same moment)',
