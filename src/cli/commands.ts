@@ -14,7 +14,7 @@ import { addMapping, addStaff, listMappings, listStaff, setStaffPassword } from 
 import { listTasks } from '../services/tasks.js';
 import { createToken, listTokens, revokeToken } from '../services/tokens.js';
 import { parseChannel } from '../services/validate.js';
-import { table } from './table.js';
+import { table, taskFlags } from './table.js';
 import { registerAdminCommands } from './admin-commands.js';
 import { registerTaskListCommands } from './task-list-commands.js';
 import { registerSmtpCommands } from './smtp-commands.js';
@@ -252,6 +252,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
           `Message-ID:  ${m.messageIdHeader ?? '(none)'}`,
           `Size:        ${m.size} bytes, SHA-256 ${m.sha256}`,
           m.parseError ? `UNREADABLE:  ${m.parseError}` : '',
+          m.automated ? `Automated:   ${m.automated} (RFC 3834: never answered automatically)` : '',
           'Attachments:',
           table(m.attachments, ['id', 'filename', 'contentType', 'size', 'sha256']),
         ]
@@ -289,7 +290,7 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
             ...t,
             candidates: t.candidates.map((c) => c.login ?? c.name).join(', '),
             assignee: t.assignee ? (t.assignee.login ?? t.assignee.name) : '',
-            flags: t.unreadable ? 'unreadable' : '',
+            flags: taskFlags(t),
           })),
           ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'candidates', 'assignee', 'flags'],
         ),

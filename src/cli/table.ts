@@ -10,3 +10,11 @@ export function table(rows: readonly object[], columns: string[]): string {
   const line = (row: string[]) => row.map((v, i) => v + ' '.repeat(widths[i]! - [...v].length)).join('  ').trimEnd();
   return [line(columns), ...cells.map(line)].join('\n') + '\n';
 }
+
+/**
+ * The `flags` cell of a task row: `unreadable` and `automated:<kind>` (RFC 3834 loop protection:
+ * bounce, auto-submitted, list or bulk), comma-separated; empty for an ordinary message.
+ */
+export function taskFlags(t: { unreadable: boolean; automated: string | null }): string {
+  return [t.unreadable ? 'unreadable' : '', t.automated ? `automated:${t.automated}` : ''].filter(Boolean).join(', ');
+}

@@ -18,7 +18,7 @@ import {
   type Actor,
 } from '../services/task-actions.js';
 import type { CliIo } from './commands.js';
-import { table } from './table.js';
+import { table, taskFlags } from './table.js';
 
 const json = (io: CliIo, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -42,8 +42,8 @@ function taskLine(t: TaskView): string {
 
 function taskTable(tasks: TaskView[]): string {
   return table(
-    tasks.map((t) => ({ ...t, assignee: who(t.assignee), candidates: t.candidates.map(who).join(', ') })),
-    ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'assignee', 'candidates'],
+    tasks.map((t) => ({ ...t, assignee: who(t.assignee), candidates: t.candidates.map(who).join(', '), flags: taskFlags(t) })),
+    ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'assignee', 'candidates', 'flags'],
   );
 }
 

@@ -15,7 +15,7 @@ import {
   TASK_LIST_SORTS,
 } from '../services/task-list.js';
 import type { CliIo } from './commands.js';
-import { table } from './table.js';
+import { table, taskFlags } from './table.js';
 
 const json = (io: CliIo, value: unknown) => io.out(`${JSON.stringify(value, null, 2)}\n`);
 
@@ -97,7 +97,7 @@ export function registerTaskListCommands(
       if (o.json) return json(io, page);
       io.out(
         table(
-          page.items.map((t) => ({ ...t, assignee: t.assignee ? (t.assignee.login ?? t.assignee.name) : '', flags: t.unreadable ? 'unreadable' : '' })),
+          page.items.map((t) => ({ ...t, assignee: t.assignee ? (t.assignee.login ?? t.assignee.name) : '', flags: taskFlags(t) })),
           ['id', 'status', 'channel', 'activityType', 'sender', 'subject', 'assignee', 'createdAt', 'flags'],
         ),
       );

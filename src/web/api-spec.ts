@@ -1,5 +1,7 @@
 import type { Context } from 'hono';
 import { z } from 'zod';
+import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
+import type { AutomatedKind } from '../ingest/auto-reply.js';
 import { ValidationError } from '../services/errors.js';
 
 /** One documented API operation; its zod schemas are the ones the route validates with. */
@@ -111,3 +113,82 @@ export async function jsonBody(c: Context): Promise<unknown> {
 
 /** A positive id in the path. */
 export const idParams = z.object({ id: z.coerce.number().int().min(1) });
+
+/** The kinds of automated mail ingest recognises (ingest/auto-reply.ts, RFC 3834). */
+const AUTOMATED_KINDS = ['bounce', 'auto-submitted', 'list', 'bulk'] as const satisfies readonly AutomatedKind[];
+
+/** `automated` of a message or task in responses: the loop-protection flag set at ingest. */
+export const automatedField = z
+  .enum(AUTOMATED_KINDS)
+  .nullable()
+  .meta({
+    description:
+      'RFC 3834 loop protection, set at ingest: bounce (null sender, delivery report), auto-submitted (Auto-Submitted other than no), list (List-Id, Precedence: list), bulk (Precedence: bulk/junk); null for mail from a person. Flagged messages are never answered automatically.',
+  });
+
+const personRef = z.object({ id: z.number().int(), login: z.string().nullable(), name: z.string() });
+
+/** A task as `GET /tasks`, `GET /tasks/{id}` and the task actions answer it (db/repositories/task-views.ts TaskView). */
+export const taskViewResponse = z.object({
+  id: z.number().int(),
+  status: z.enum(TASK_STATUSES),
+  channel: z.enum(CHANNELS),
+  activityTypeId: z.number().int(),
+  activityType: z.string(),
+  unreadable: z.boolean(),
+  messageId: z.number().int(),
+  sender: z.string().nullable(),
+  senderName: z.string().nullable(),
+  subject: z.string().nullable(),
+  automated: automatedField,
+  createdAt: z.iso.datetime(),
+  completedAt: z.iso.datetime().nullable(),
+  assignee: personRef.nullable(),
+  candidates: z.array(personRef),
+});
+
+/** A stored message as `GET /messages` lists it (db/repositories/messages.ts summary). */
+export const messageSummaryResponse = z.object({
+  id: z.number().int(),
+  receivedAt: z.iso.datetime(),
+  senderAddress: z.string().nullable(),
+  senderName: z.string().nullable(),
+  subject: z.string().nullable(),
+  date: z.iso.datetime(),
+  messageIdHeader: z.string().nullable(),
+  size: z.number().int(),
+  sha256: z.string(),
+  parseError: z.string().nullable(),
+  automated: automatedField,
+});
+
+/** A message as `GET /messages/{id}` answers it: the summary with bodies, attachments and receipts. */
+export const messageResponse = messageSummaryResponse.extend({
+  text: z.string().nullable(),
+  html: z.string().nullable(),
+  dateFromHeader: z.boolean(),
+  attachments: z.array(
+    z.object({
+      id: z.number().int(),
+      position: z.number().int(),
+      filename: z.string(),
+      contentType: z.string(),
+      declaredContentType: z.string(),
+      size: z.number().int(),
+      sha256: z.string(),
+    }),
+  ),
+  receipts: z.array(z.object({ sourceKind: z.string(), source: z.unknown(), duplicate: z.boolean(), receivedAt: z.iso.datetime() })),
+});
+
+/** `GET /tasks/open`: one page of open tasks with the total (db/repositories/task-list.ts OpenTaskRow). */
+export const openTaskPageResponse = z.object({
+  total: z.number().int(),
+  limit: z.number().int(),
+  offset: z.number().int(),
+  items: z.array(
+    taskViewResponse.pick({ id: true, channel: true, activityType: true, messageId: true, sender: true, senderName: true, subject: true, unreadable: true, automated: true, assignee: true, createdAt: true }).extend({
+      status: z.enum(['open', 'unassigned']),
+    }),
+  ),
+});

@@ -9,7 +9,7 @@ import { ForbiddenError, NotFoundError, uniqueViolation, ValidationError } from 
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
-import { document, idParams, openApiDocument, pagingQuery, validate } from './api-spec.js';
+import { document, idParams, messageResponse, messageSummaryResponse, openApiDocument, pagingQuery, taskViewResponse, validate } from './api-spec.js';
 import { adminRoutes } from './admin/index.js';
 import { downloadResponse } from './download.js';
 import { adminDataRoutes } from './routes/admin-data.js';
@@ -26,8 +26,8 @@ const taskListQuery = pagingQuery.extend({
 });
 
 document({ method: 'get', path: '/openapi.json', summary: 'this document', produces: 'application/json' });
-document({ method: 'get', path: '/messages', summary: 'stored messages, newest first (staff: those of their tasks)', query: pagingQuery });
-document({ method: 'get', path: '/messages/{id}', summary: 'a message with attachments and receipts', params: idParams });
+document({ method: 'get', path: '/messages', summary: 'stored messages, newest first (staff: those of their tasks)', query: pagingQuery, response: z.array(messageSummaryResponse) });
+document({ method: 'get', path: '/messages/{id}', summary: 'a message with attachments and receipts; automated flags bounces, auto-replies and list mail', params: idParams, response: messageResponse });
 document({ method: 'get', path: '/messages/{id}/raw', summary: 'the raw message, byte for byte as received', params: idParams, produces: 'message/rfc822' });
 document({ method: 'get', path: '/attachments/{id}', summary: 'an attachment, as a download under its safe file name', params: idParams, produces: 'application/octet-stream' });
 document({
@@ -35,6 +35,8 @@ document({
   path: '/tasks',
   summary: 'tasks, newest first (staff: their own); with view=day (and date=YYYY-MM-DD) my day view grouped by activity type',
   query: taskListQuery.extend({ view: z.literal('day').optional(), date: z.string().optional() }),
+  // the list; the day view (view=day) answers { date, groups: [{ activityType, tasks }] } with tasks of this shape
+  response: z.array(taskViewResponse),
 });
 
 /**

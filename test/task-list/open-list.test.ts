@@ -79,6 +79,8 @@ describe(`open-task list (${driver})`, () => {
       senderName: 'Jürgen Bürger',
       subject: 'Widerspruch gegen Bescheid',
       unreadable: false,
+      // a citizen's mail without Auto-Submitted, List-Id or Precedence: not automated (RFC 3834)
+      automated: null,
       assignee: { id: staffId.juergen, login: 'juergen', name: 'Müller, Jürgen' },
       createdAt: at.T5,
     });

@@ -12,6 +12,8 @@ export interface QueueRow {
   senderName: string | null;
   subject: string | null;
   unreadable: boolean;
+  /** RFC 3834 loop protection: bounce | auto-submitted | list | bulk; null for mail from a person */
+  automated: string | null;
   createdAt: Date;
 }
 
@@ -99,6 +101,11 @@ export function TasksQueue(props: {
                   <td class="subject">
                     <a href={`/tasks/${r.id}`}>{r.subject || t.noSubject}</a>
                     {r.unreadable && <span class="badge">{t.unreadable}</span>}
+                    {r.automated && (
+                      <span class="badge badge-automated" data-automated={r.automated} title={t.automatedTitle(t.automatedKind[r.automated] ?? r.automated)}>
+                        {t.automated}: {t.automatedKind[r.automated] ?? r.automated}
+                      </span>
+                    )}
                     <div class="muted small">
                       {t.channelName[r.channel] ?? r.channel} · {r.activityType}
                     </div>

@@ -238,6 +238,11 @@ export function TasksTable(props: {
                 <td class="subject">
                   <a href={`/tasks/${r.id}`}>{r.subject || t.noSubject}</a>
                   {r.unreadable && <span class="badge">{t.unreadable}</span>}
+                  {r.automated && (
+                    <span class="badge badge-automated" data-automated={r.automated} title={t.automatedTitle(t.automatedKind[r.automated] ?? r.automated)}>
+                      {t.automated}: {t.automatedKind[r.automated] ?? r.automated}
+                    </span>
+                  )}
                 </td>
                 <td>{r.assignee?.name ?? '–'}</td>
                 <td>{dateTime(view, r.createdAt)}</td>

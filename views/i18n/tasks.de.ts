@@ -26,6 +26,10 @@ export const tasksDe = {
   noSubject: '(kein Betreff)',
   noSender: '(kein Absender)',
   unreadable: 'nicht lesbar',
+  automated: 'automatisch',
+  /** the kinds of automated mail (message.automated, RFC 3834) in words */
+  automatedKind: { bounce: 'Rückläufer', 'auto-submitted': 'Abwesenheitsnotiz / automatische Antwort', list: 'Verteiler', bulk: 'Massensendung' } as Record<string, string>,
+  automatedTitle: (kind: string) => `Automatische Nachricht (${kind}): wird nie automatisch beantwortet`,
   pagination: 'Seiten',
   previous: '‹ Zurück',
   next: 'Weiter ›',
@@ -77,6 +81,10 @@ export const tasksDe = {
     bytes: (n: number) => `${new Intl.NumberFormat('de-DE').format(n)} Bytes`,
     raw: 'Originalnachricht (.eml) herunterladen',
     unreadable: (reason: string) => `Die Nachricht konnte nicht gelesen werden (${reason}); sie ist unverändert gespeichert.`,
+    automated: 'Automatische Nachricht',
+    automatedKindLabel: 'Art',
+    automatedExplain:
+      'Automatische Nachricht (Abwesenheitsnotiz / Rückläufer / Verteiler): wird nie automatisch beantwortet, damit keine Mail-Schleife entsteht (RFC 3834). Eine Antwort von Hand ist weiterhin möglich.',
     history: 'Verlauf',
     when: 'Wann',
     who: 'Wer',

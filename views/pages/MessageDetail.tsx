@@ -131,6 +131,14 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
       <section aria-labelledby="msg-h">
         <h2 id="msg-h">{d.message}</h2>
         {m.parseError && <p class="message error">{d.unreadable(m.parseError)}</p>}
+        {m.automated && (
+          <p class="message notice automated" data-testid="automated" data-automated={m.automated}>
+            <span class="badge badge-automated">
+              {d.automated}: {t.automatedKind[m.automated] ?? m.automated}
+            </span>{' '}
+            {d.automatedExplain}
+          </p>
+        )}
         <dl class="headers">
           <dt>{d.from}</dt>
           <dd data-testid="from">{sender}</dd>

@@ -1,4 +1,5 @@
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
+import type { AutomatedKind } from '../../ingest/auto-reply.js';
 import type { Db } from '../client.js';
 import { taskVisibleTo } from './task-views.js';
 import { attachment, message, receipt, task } from '../schema.js';
@@ -14,6 +15,8 @@ const summary = {
   size: message.size,
   sha256: message.rawSha256,
   parseError: message.parseError,
+  /** RFC 3834 loop protection (ingest/auto-reply.ts): bounce | auto-submitted | list | bulk; null for mail from a person */
+  automated: sql<AutomatedKind | null>`${message.automated}`,
 };
 
 /** SQL: the message has a task that `staffId` may see (taskVisibleTo: assignee, or candidate of an unclaimed task). */

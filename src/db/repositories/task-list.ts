@@ -1,5 +1,6 @@
 import { and, count, eq, gte, inArray, isNull, lt, lte, sql, type SQL } from 'drizzle-orm';
 import { alias } from 'drizzle-orm/pg-core';
+import type { AutomatedKind } from '../../ingest/auto-reply.js';
 import type { Db } from '../client.js';
 import { activityType, message, staff, task, taskCandidate, type Channel, type TaskStatus } from '../schema.js';
 
@@ -55,6 +56,8 @@ export interface OpenTaskRow {
   senderName: string | null;
   subject: string | null;
   unreadable: boolean;
+  /** RFC 3834 loop protection (ingest/auto-reply.ts): bounce | auto-submitted | list | bulk; null for mail from a person */
+  automated: AutomatedKind | null;
   assignee: { id: number; login: string | null; name: string } | null;
   createdAt: Date;
 }
@@ -117,6 +120,7 @@ const columns = {
   senderName: message.senderName,
   subject: message.subject,
   unreadable: task.unreadable,
+  automated: sql<AutomatedKind | null>`${message.automated}`,
   assigneeId: assignee.id,
   assigneeLogin: assignee.login,
   assigneeName: assignee.name,

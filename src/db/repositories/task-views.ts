@@ -1,4 +1,5 @@
 import { and, asc, eq, inArray, or, sql, type SQL } from 'drizzle-orm';
+import type { AutomatedKind } from '../../ingest/auto-reply.js';
 import type { Db, Tx } from '../client.js';
 import { activityType, message, staff, task, taskCandidate, taskEvent } from '../schema.js';
 
@@ -39,6 +40,8 @@ export async function taskViews(db: Db | Tx, ids: number[]) {
       sender: message.senderAddress,
       senderName: message.senderName,
       subject: message.subject,
+      /** RFC 3834 loop protection: bounce | auto-submitted | list | bulk; null for mail from a person */
+      automated: sql<AutomatedKind | null>`${message.automated}`,
       assigneeId: task.assigneeId,
       createdAt: task.createdAt,
       completedAt: task.completedAt,

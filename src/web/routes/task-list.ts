@@ -8,7 +8,7 @@ import {
   parseTaskListQuery,
 } from '../../services/task-list.js';
 import type { AppContext } from '../../context.js';
-import { document } from '../api-spec.js';
+import { document, openTaskPageResponse } from '../api-spec.js';
 
 type ApiEnv = { Variables: { principal: Principal } };
 
@@ -17,6 +17,7 @@ document({
   path: '/tasks/open',
   summary: 'open-task list ("Listengenerator"): tasks not completed, filtered, sorted, paginated, with the total (staff: their own)',
   query: openTaskListQuery,
+  response: openTaskPageResponse,
 });
 document({
   method: 'get',

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import type { AppContext } from '../../context.js';
 import { syncStaff } from '../../services/claims.js';
 import { assignTask, completeTask, dayView, forwardTask, getTask, reopenTask, taskHistoryFor } from '../../services/task-actions.js';
-import { document, idParams, jsonBody, validate } from '../api-spec.js';
+import { document, idParams, jsonBody, taskViewResponse, validate } from '../api-spec.js';
 import type { ApiEnv } from '../app.js';
 
 /** Body of `POST /tasks/:id/forward` and `/assign`: the login of the staff member who gets the task. */
@@ -19,7 +19,7 @@ export const dayViewQuery = z.object({
 });
 
 document({ method: 'post', path: '/sync', summary: 'claim every open unclaimed task I am a candidate of (first to sync gets it); polls manual-import mailboxes first' });
-document({ method: 'get', path: '/tasks/{id}', summary: 'a task I may see', params: idParams });
+document({ method: 'get', path: '/tasks/{id}', summary: 'a task I may see; automated flags bounces, auto-replies and list mail (never answered automatically)', params: idParams, response: taskViewResponse });
 document({ method: 'get', path: '/tasks/{id}/history', summary: 'who did what when on a task', params: idParams });
 document({ method: 'post', path: '/tasks/{id}/complete', summary: 'complete a task (assignee or admin)', params: idParams });
 document({ method: 'post', path: '/tasks/{id}/reopen', summary: 'reopen a completed task', params: idParams });
