@@ -259,6 +259,9 @@ describe(`admin settings and outbox in the browser (${driver})`, () => {
       page.getByRole('button', { name: `Nachricht ${queued.id} erneut versuchen` }).click(),
     ]);
     assert.equal(await page.getByRole('status').textContent(), `Nachricht ${queued.id} wird erneut versucht.`);
+    // the filter is kept (?state=failed), where the message queued again no longer appears
+    assert.equal(new URL(page.url()).searchParams.get('state'), 'failed');
+    await page.goto(`${g.base}/outbox`);
     const state = await page.getByTestId(`outbox-${queued.id}`).getAttribute('data-state');
     assert.ok(state === 'queued' || state === 'sending' || state === 'sent', `queued again, is ${state}`);
     await smtp.waitAccepted(2);
