@@ -138,7 +138,10 @@ function describe(err: SmtpError, step: DeliveryStep, settings: SmtpSettings): D
   const where = `${settings.host}:${settings.port}`;
   if (err.code === 'ETIMEDOUT' || /timed? ?out/i.test(err.message)) {
     // no greeting on a STARTTLS/plain connection: the port most likely waits for a TLS handshake first
-    const hint = step === 'connect' && settings.security !== 'tls' && /greeting/i.test(err.message) ? '; the server sent no greeting: if this is an implicit-TLS port (465), choose security TLS' : '';
+    // connected (any timeout but nodemailer's CONNECT_TIMEOUT), but no greeting came before the greeting or socket timeout
+    const timeoutType = (err as { timeoutType?: string }).timeoutType;
+    const noGreeting = timeoutType === 'GREETING_TIMEOUT' || timeoutType === 'SOCKET_TIMEOUT' || /greeting/i.test(err.message);
+    const hint = step === 'connect' && settings.security !== 'tls' && noGreeting ? '; the server sent no greeting: if this is an implicit-TLS port (465), choose security TLS' : '';
     return new DeliveryError(step, `no answer from ${where} in time (${step})${hint}`, true, response, code);
   }
   switch (step) {

@@ -9,7 +9,7 @@ import { MailboxError, type MailboxAdapter, type MailboxSettings, type PollRepor
 import { publish } from '../events.js';
 import { checkCaFile } from './ca-file.js';
 import { NotFoundError, ValidationError } from './errors.js';
-import { parseChannel } from './validate.js';
+import { hostName, parseChannel } from './validate.js';
 import { describeError } from '../db/errors.js';
 
 /** Protocol adapters by protocol; built in inbound/mailbox/adapters.ts. */
@@ -87,9 +87,7 @@ export async function setMailbox(ctx: AppContext, channelName: string, input: Ma
   const securityValue = input.security ?? current?.security ?? 'tls';
   if (!(MAILBOX_SECURITY as readonly string[]).includes(securityValue)) throw new ValidationError('security', `"${securityValue}" is not tls, starttls or none`);
   const security = securityValue as MailboxSecurity;
-  const host = oneLine((input.host ?? current?.host ?? '').trim(), 'host');
-  if (!host) throw new ValidationError('host', 'a host name or address is required');
-  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) throw new ValidationError('host', `"${host}" is not a host name or IP address`);
+  const host = hostName(oneLine(input.host ?? current?.host ?? '', 'host'));
   let port: number;
   const portText = typeof input.port === 'string' ? input.port.trim() : input.port;
   if (portText !== undefined && portText !== '') {

@@ -8,6 +8,7 @@ import { composeMessage, newMessageId, oneLine, parseAddresses } from '../outbou
 import { deliver, DeliveryError, type SmtpSettings, type StepReport } from '../outbound/transport.js';
 import { checkCaFile } from './ca-file.js';
 import { NotFoundError, ValidationError } from './errors.js';
+import { hostName } from './validate.js';
 
 /** AES-GCM purpose of the stored SMTP password (secrets.ts). */
 const PASSWORD_PURPOSE = 'smtp:account';
@@ -49,9 +50,7 @@ function oneOf<T extends string>(value: string, allowed: readonly T[], field: st
 export async function setSmtpAccount(ctx: AppContext, input: SmtpAccountInput): Promise<void> {
   const current = await getSmtpAccount(ctx.db);
   const security = oneOf(input.security ?? current?.security ?? 'starttls', SMTP_SECURITY, 'security');
-  const host = oneLine((input.host ?? current?.host ?? '').trim(), 'host');
-  if (!host) throw new ValidationError('host', 'a host name or address is required');
-  if (!/^[A-Za-z0-9.\-:[\]]+$/.test(host)) throw new ValidationError('host', `"${host}" is not a host name or IP address`);
+  const host = hostName(oneLine(input.host ?? current?.host ?? '', 'host'));
   let port: number;
   if (input.port !== undefined && input.port !== '') {
     port = Number(input.port);
@@ -66,6 +65,11 @@ export async function setSmtpAccount(ctx: AppContext, input: SmtpAccountInput): 
   const auth = oneOf(input.auth ?? current?.auth ?? 'none', SMTP_AUTH_METHODS, 'auth') as SmtpAuthMethod;
   let username: string | null = null;
   let passwordEncrypted: string | null = null;
+  // a user or password given for an account that stays without authentication would be dropped
+  // silently (`smtp set --user foo` alone); choosing none in the same call discards them on purpose
+  if (auth === 'none' && input.auth === undefined && (input.username?.trim() || input.password)) {
+    throw new ValidationError('auth', `a ${input.username?.trim() ? 'user name' : 'password'} is only used with authentication plain or login; choose one (auth) or leave it out`);
+  }
   if (auth !== 'none') {
     username = oneLine(input.username ?? current?.username ?? '', 'user');
     if (!username) throw new ValidationError('user', `authentication ${auth} needs a user name`);
@@ -77,7 +81,11 @@ export async function setSmtpAccount(ctx: AppContext, input: SmtpAccountInput): 
   if (!fromValue) throw new ValidationError('from', 'a sender address is required');
   const from = parseAddresses(fromValue, 'from', true);
   if (from.length !== 1) throw new ValidationError('from', 'exactly one sender address is required');
-  const fromName = oneLine((input.fromName ?? current?.fromName ?? '').trim(), 'fromName') || null;
+  // `"Stadt Musterhausen" <post@…>`: that name becomes the display name unless one is typed apart;
+  // no display name given at all keeps the stored one, an empty one clears it
+  const nameInAddress = input.fromAddress !== undefined ? from[0]!.name.trim() : '';
+  const typedName = input.fromName?.trim();
+  const fromName = oneLine(typedName || nameInAddress || (input.fromName === undefined ? (current?.fromName ?? '') : ''), 'fromName') || null;
   let caFile = current?.caFile ?? null;
   if (input.caFile !== undefined) {
     caFile = await checkCaFile(input.caFile);

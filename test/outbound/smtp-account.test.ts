@@ -44,6 +44,13 @@ describe('SMTP account settings', () => {
       [{ ...base, host: '' }, 'host'],
       [{ ...base, host: 'mail agency' }, 'host'],
       [{ ...base, host: 'mail.agency.example\r\nRCPT TO:<x@y>' }, 'host'],
+      // RFC 1123 host names only: no port glued on, no leading hyphen, no empty label
+      [{ ...base, host: 'localhost:22527' }, 'host'],
+      [{ ...base, host: '-bad' }, 'host'],
+      [{ ...base, host: 'mail..agency.example' }, 'host'],
+      [{ ...base, host: '[mail.agency.example]' }, 'host'],
+      // a user name or password for an account without authentication would be dropped
+
       [{ ...base, port: '0' }, 'port'],
       [{ ...base, port: '65536' }, 'port'],
       [{ ...base, port: '5x' }, 'port'],
@@ -64,6 +71,35 @@ describe('SMTP account settings', () => {
       await assert.rejects(setSmtpAccount(env.ctx, input), (e: Error) => e instanceof ValidationError && e.field === field, `${field}: ${JSON.stringify(input)}`);
     }
     assert.equal(await getSmtpAccount(env.ctx.db), null, 'nothing stored');
+  });
+
+  test('a user name or password for an account that stays without authentication is refused, not dropped', async () => {
+    await setSmtpAccount(env.ctx, { ...base, auth: 'none', username: undefined, password: undefined });
+    for (const input of [{ username: 'foo' }, { password: 'pw' }]) {
+      await assert.rejects(setSmtpAccount(env.ctx, input), (e: Error) => e instanceof ValidationError && e.field === 'auth', JSON.stringify(input));
+    }
+    // choosing none together with them (the admin's form sends every field) discards them
+    await setSmtpAccount(env.ctx, { auth: 'none', username: 'foo' });
+    assert.equal((await showSmtpAccount(env.ctx))!.username, null);
+  });
+
+  test('host: a port glued on is refused with both parts named; IPv6 in brackets is taken without them; a sender with a name fills the display name', async () => {
+    await assert.rejects(setSmtpAccount(env.ctx, { ...base, host: 'localhost:22527' }), {
+      message: '"localhost:22527" contains a port: give the host (localhost) here and the port (22527) in the port field',
+    });
+    await setSmtpAccount(env.ctx, { ...base, host: '[::1]' });
+    assert.equal((await showSmtpAccount(env.ctx))!.host, '::1');
+    await setSmtpAccount(env.ctx, { ...base, fromAddress: '"Stadt Musterhausen" <post@stadt.example>' });
+    const shown = (await showSmtpAccount(env.ctx))!;
+    assert.deepEqual([shown.fromAddress, shown.fromName], ['post@stadt.example', 'Stadt Musterhausen']);
+    // a name typed apart wins; none given keeps it; an empty one clears it
+    await setSmtpAccount(env.ctx, { fromAddress: '"Alt" <post@stadt.example>', fromName: 'Poststelle' });
+    assert.equal((await showSmtpAccount(env.ctx))!.fromName, 'Poststelle');
+    await setSmtpAccount(env.ctx, { port: '587' });
+    assert.equal((await showSmtpAccount(env.ctx))!.fromName, 'Poststelle');
+    await setSmtpAccount(env.ctx, { fromName: '' });
+    assert.equal((await showSmtpAccount(env.ctx))!.fromName, null);
+    await getSmtpAccount(env.ctx.db);
   });
 
   test('default port by security: tls 465, starttls 587, none 25; an explicit port stays', async () => {
@@ -194,6 +230,25 @@ describe('smtp test: connect → TLS → login → send over real servers', () =
       assert.equal(server.accepted.length, 1);
     } finally {
       await server.close();
+    }
+  });
+
+  test('the wrong security for the port says so: TLS against a plain port, STARTTLS against an implicit-TLS port', async () => {
+    const plain = await scriptedServer({ auth: { user: USER, pass: PASSWORD } });
+    const implicit = await scriptedServer({ security: 'tls', tls: ca, auth: { user: USER, pass: PASSWORD } });
+    try {
+      await account(plain.port, { security: 'tls', caFile: ca.caFile });
+      const tls = await testSmtpAccount(env.ctx, 'pruefung@example.org');
+      assert.deepEqual(tls.map((s) => [s.step, s.ok]), [['connect', true], ['tls', false]]);
+      assert.match(tls[1]!.detail, /the server did not answer in TLS: this port speaks plain SMTP; choose STARTTLS \(port 587\) or the implicit-TLS port \(465\)$/);
+      await account(implicit.port, { security: 'starttls', caFile: ca.caFile });
+      const starttls = await testSmtpAccount(env.ctx, 'pruefung@example.org');
+      assert.equal(starttls.at(-1)!.ok, false);
+      assert.match(starttls.at(-1)!.detail, /the server sent no greeting: if this is an implicit-TLS port \(465\), choose security TLS$/);
+      assert.equal(plain.accepted.length + implicit.accepted.length, 0);
+    } finally {
+      await plain.close();
+      await implicit.close();
     }
   });
 

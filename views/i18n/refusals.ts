@@ -175,6 +175,8 @@ const rules: Rule[] = [
   [/^"(.*)" is not tls, starttls or none$/, (_, v) => `${q(v!)} ist weder tls noch starttls noch none`],
   [/^a host name or address is required$/, () => 'Ein Hostname oder eine IP-Adresse ist erforderlich'],
   [/^"(.*)" is not a host name or IP address$/, (_, v) => `${q(v!)} ist weder ein Hostname noch eine IP-Adresse`],
+  [/^"(.*)" contains a port: give the host \((.*)\) here and the port \((\d+)\) in the port field$/, (_, v, h, p) => `${q(v!)} enthält einen Port: tragen Sie hier den Host (${h}) und den Port (${p}) im Feld Port ein`],
+  [/^a (user name|password) is only used with authentication plain or login; choose one \(auth\) or leave it out$/, (_, w) => `${w === 'password' ? 'Ein Passwort' : 'Ein Benutzername'} wird nur mit der Anmeldung PLAIN oder LOGIN verwendet; wählen Sie eine Anmeldeart oder lassen Sie ${w === 'password' ? 'es' : 'ihn'} weg`],
   [/^"(.*)" is not a port \(1–65535\)$/, (_, v) => `${q(v!)} ist kein Port (1–65535)`],
   [/^a user name is required$/, () => 'Ein Benutzername ist erforderlich'],
   [/^a new mailbox needs a password$/, () => 'Ein neues Postfach braucht ein Passwort'],
