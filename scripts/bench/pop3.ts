@@ -8,6 +8,7 @@
  */
 import { sql } from 'drizzle-orm';
 import Pop3Command from 'node-pop3';
+import { Pop3Client } from '../../src/inbound/pop3/client.js';
 import { setMailbox } from '../../src/services/mailboxes.js';
 import { startDovecot } from '../../test/helpers/dovecot.js';
 import { now, rateRow, sleep, type Row } from './lib.js';
@@ -27,13 +28,16 @@ export async function benchPop3(opts: { messages: number; driver: 'pglite' | 'po
       await dovecot.deliver(USER.user, Buffer.from(raw));
     }
 
-    const client = new Pop3Command({ host: dovecot.host, port: dovecot.ports.pop3s, tls: true, servername: 'localhost', tlsOptions: { ca: dovecot.ca }, user: USER.user, password: USER.password });
-    const t0 = now();
-    let retrieved = 0;
-    for (let n = 1; n <= opts.messages; n++) if ((await client.RETR(n)).length > 0) retrieved++;
-    await client.QUIT();
-    const fetchMs = now() - t0;
-    if (retrieved !== opts.messages) throw new Error(`node-pop3 retrieved ${retrieved} of ${opts.messages}`);
+    // node-pop3 first, as issue 8 names it; it can hang for good when a reply's final CRLF.CRLF
+    // is split across two reads (README, "Mailboxes"), so each RETR gets a watchdog, and on a hang
+    // the ceiling is measured with the gateway's own POP3 client instead (said in the row).
+    let ceilingName = 'node-pop3 RETR+discard';
+    let fetchMs = await node_pop3Rate(dovecot, opts.messages);
+    if (fetchMs === null) {
+      log(`pop3 ${opts.driver}: node-pop3 hung on a RETR; the ceiling is measured with src/inbound/pop3/client.ts`);
+      ceilingName = 'own POP3 client RETR+discard (node-pop3 hung)';
+      fetchMs = await ownClientRate(dovecot, opts.messages);
+    }
 
     const count = async () => (await rows<{ n: number }>(g.db, sql`select count(*)::int as n from task`))[0]!.n;
     const before = await count();
@@ -53,9 +57,46 @@ export async function benchPop3(opts: { messages: number; driver: 'pglite' | 'po
     const rate = (opts.messages / importMs) * 1000;
     const ceiling = (opts.messages / fetchMs) * 1000;
     log(`pop3 ${opts.driver}: imported ${opts.messages} in ${importMs.toFixed(0)} ms (${rate.toFixed(1)}/s); node-pop3 RETR ${fetchMs.toFixed(0)} ms (${ceiling.toFixed(1)}/s)`);
-    return [rateRow('POP3 poll', `${opts.driver}, ${opts.messages} × 10 KB: imported (task exists)`, 'msg/s', rate, ceiling, 'node-pop3 RETR+discard', 0.5)];
+    return [rateRow('POP3 poll', `${opts.driver}, ${opts.messages} × 10 KB: imported (task exists)`, 'msg/s', rate, ceiling, ceilingName, 0.5)];
   } finally {
     await g.close();
     await dovecot.stop();
   }
+}
+
+type Dovecot = Awaited<ReturnType<typeof startDovecot>>;
+
+/** node-pop3 retrieving messages 1..n over implicit TLS. @returns milliseconds, or null when one RETR hung (over 10 s) */
+async function node_pop3Rate(dovecot: Dovecot, n: number): Promise<number | null> {
+  const client = new Pop3Command({ host: dovecot.host, port: dovecot.ports.pop3s, tls: true, servername: 'localhost', tlsOptions: { ca: dovecot.ca }, user: USER.user, password: USER.password });
+  const t0 = now();
+  for (let i = 1; i <= n; i++) {
+    let timer: NodeJS.Timeout | undefined;
+    const hung = new Promise<null>((resolve) => (timer = setTimeout(() => resolve(null), 10_000)));
+    const text = await Promise.race([client.RETR(i), hung]);
+    clearTimeout(timer);
+    if (text === null) {
+      (client as unknown as { _socket?: { destroy(): void } | null })._socket?.destroy();
+      return null;
+    }
+    if (text.length === 0) throw new Error(`node-pop3 returned message ${i} empty`);
+  }
+  await client.QUIT();
+  return now() - t0;
+}
+
+/** The gateway's own POP3 client retrieving messages 1..n over implicit TLS. @returns milliseconds */
+async function ownClientRate(dovecot: Dovecot, n: number): Promise<number> {
+  const client = await Pop3Client.connect({ host: dovecot.host, port: dovecot.ports.pop3s, timeoutMs: 30_000 });
+  const t0 = now();
+  await client.startTls({ ca: dovecot.ca, servername: 'localhost' });
+  await client.greeting();
+  await client.login(USER.user, USER.password);
+  for (let i = 1; i <= n; i++) {
+    let bytes = 0;
+    for await (const chunk of await client.retr(i)) bytes += (chunk as Buffer).length;
+    if (bytes === 0) throw new Error(`message ${i} came back empty`);
+  }
+  await client.quit();
+  return now() - t0;
 }
