@@ -51,6 +51,10 @@ export interface OutboxWorker {
 async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: DeliveryHandle | null) => void): Promise<void> {
   const { config } = ctx;
   const log = ctx.log.child({ component: 'outbox', outboxId: row.id, messageId: row.messageIdHeader });
+  // an earlier attempt delivered to some recipients and named those refused for good: that
+  // summary stays part of every later reply, or nobody could tell who never got the message
+  const partial = row.lastReply ? /(?:^|; before that: )(sent to .*)$/.exec(row.lastReply)?.[1] : undefined;
+  const carry = (reply: string) => (partial ? `${reply}; before that: ${partial}` : reply);
   const renew = setInterval(() => {
     repo.renewLease(ctx.db, row.id, ctx.instanceId, config.OUTBOX_LEASE_SECONDS).catch((err: Error) => log.warn({ err: describeError(err) }, 'lease renewal failed'));
   }, Math.max(500, (config.OUTBOX_LEASE_SECONDS * 1000) / 3));
@@ -70,8 +74,8 @@ async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: D
       const later = e.refused.filter(temporarilyRefused).map((r) => r.address);
       const never = e.refused.filter((r) => !temporarilyRefused(r));
       if (retry && later.length > 0 && never.length > 0) {
-        await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later, `${reply}; ${refusedWords(never, 'refused')}`, next);
-      } else await repo.markUnsent(ctx.db, row.id, ctx.instanceId, reply, next);
+        await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later, carry(`${reply}; ${refusedWords(never, 'refused')}`), next);
+      } else await repo.markUnsent(ctx.db, row.id, ctx.instanceId, carry(reply), next);
       log.warn({ step: e.step, code: e.responseCode ?? undefined, attempts: row.attempts, retryAt: next?.toISOString() }, retry ? 'delivery deferred' : 'delivery failed');
       return;
     }
@@ -83,13 +87,13 @@ async function sendClaimed(ctx: AppContext, row: repo.OutboxRow, onHandle: (h: D
     const never = accepted.refused.filter((r) => !temporarilyRefused(r));
     const words = [accepted.response, ...(never.length ? [refusedWords(never, 'refused')] : []), ...(later.length ? [refusedWords(later, 'refused for now')] : [])].join('; ');
     if (later.length === 0) {
-      await repo.markSent(ctx.db, row.id, words);
+      await repo.markSent(ctx.db, row.id, carry(words));
       log.info({ attempts: row.attempts, response: accepted.response, refused: never.length || undefined }, 'message sent');
       return;
     }
     const retry = row.attempts < config.OUTBOX_MAX_ATTEMPTS;
     const next = retry ? new Date(Date.now() + backoffMs(row.attempts, config.OUTBOX_RETRY_BASE_SECONDS, config.OUTBOX_RETRY_MAX_SECONDS)) : null;
-    await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later.map((r) => r.address), `sent to ${accepted.accepted.join(', ')}: ${words}`, next);
+    await repo.markPartlySent(ctx.db, row.id, ctx.instanceId, later.map((r) => r.address), carry(`sent to ${accepted.accepted.join(', ')}: ${words}`), next);
     log.warn({ attempts: row.attempts, deferred: later.length, retryAt: next?.toISOString() }, retry ? 'message sent to some recipients; the others are tried again' : 'message sent to some recipients; the others failed');
   } finally {
     clearInterval(renew);

@@ -187,7 +187,11 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
       assert.equal(sent.attempts, 2);
       assert.deepEqual(server.accepted.map((m) => m.to), [['bekannt@example.org'], ['voll@example.org']]);
       assert.equal(server.accepted[1]!.messageId, server.accepted[0]!.messageId, 'the same message, the same Message-ID');
-      assert.equal(sent.lastReply, '250 Ok: queued as Q2');
+      // the final reply keeps who got it earlier and who was refused for good
+      assert.equal(
+        sent.lastReply,
+        `250 Ok: queued as Q2; before that: sent to bekannt@example.org: 250 Ok: queued as Q1; refused: unbekannt@example.org (550 5.1.1 <unbekannt@example.org>: Recipient address rejected); refused for now: voll@example.org (451 4.2.0 <voll@example.org>: Mailbox busy)`,
+      );
     } finally {
       await worker.stop();
       await server.close();

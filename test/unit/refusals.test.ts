@@ -409,7 +409,15 @@ describe('every known message has German without English left in it', () => {
     for (const m of KNOWN) assert.doesNotMatch(de(m), /--(?:external|password-stdin|ca-file|encoding)|\b(?:staff add|smtp set|mailbox set)\b/, m);
   });
 
-  test('English returns every message unchanged', () => {
-    for (const m of KNOWN) assert.equal(localizeRefusal(m, 'en'), m);
+  test('English returns every message unchanged, except that CLI advice becomes the admin\'s words', () => {
+    const cliAdvice = /--(?:external|password-stdin|ca-file)|\b(?:staff add|smtp set)\b/;
+    for (const m of KNOWN) {
+      if (cliAdvice.test(m)) assert.doesNotMatch(localizeRefusal(m, 'en'), cliAdvice, m);
+      else assert.equal(localizeRefusal(m, 'en'), m);
+    }
+    assert.equal(
+      localizeRefusal('fremd@extern.example is not the e-mail address of an active staff record; add the sender first (staff add, with --external for people without a login)', 'en'),
+      'fremd@extern.example is not the e-mail address of an active staff record; add the sender first under Staff (as an external person if without a login)',
+    );
   });
 });

@@ -119,6 +119,16 @@ describe(`admin pages after the trial (${driver})`, () => {
     assert.equal(late.status, 400);
     const html = await late.text();
     assert.match(html, new RegExp(`<p class="message error" role="alert">Vorgang ${id} steht nicht mehr in dieser Liste \\(inzwischen geändert\\): `));
+    // the same without JavaScript: the queue page again, the reason above the list
+    const plain = await post(`/tasks/${id}/assign`, 'admin', { to: 'hans', from: 'queue' });
+    assert.equal(plain.status, 400);
+    const page2 = await plain.text();
+    assert.match(page2, /<h1>Nicht zugeordnete Vorgänge<\/h1>/);
+    assert.match(page2, new RegExp(`<p class="message error" role="alert">Vorgang ${id} steht nicht mehr in dieser Liste \\(inzwischen geändert\\): `));
+    // from the task page, whose assign form is gone now that the task is open: the reason above the actions
+    const detail = await post(`/tasks/${id}/assign`, 'admin', { to: 'hans' });
+    assert.equal(detail.status, 400);
+    assert.match(await detail.text(), new RegExp(`<p class="message error" role="alert">Vorgang ${id} ist nicht in „Nicht zugeordnet“`));
     assert.equal((await getTask(t.ctx.db, OPERATOR, id)).assignee?.login, 'susi');
   });
 

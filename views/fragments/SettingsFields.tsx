@@ -82,10 +82,11 @@ export function CheckField(p: Common & { checked?: boolean }) {
 }
 
 /** A fieldset with a legend around fields. */
-export function Group({ legend, children }: { legend: string; children?: Child }) {
+export function Group({ legend, children, legendHidden }: { legend: string; children?: Child; legendHidden?: boolean }) {
   return (
     <fieldset>
-      <legend>{legend}</legend>
+      {/* a legend that repeats the heading right above stays for screen readers only */}
+      <legend class={legendHidden ? 'visually-hidden' : undefined}>{legend}</legend>
       {children}
     </fieldset>
   );

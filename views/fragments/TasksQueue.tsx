@@ -114,6 +114,7 @@ export function TasksQueue(props: {
                   <td class="queue-actions">
                     <form method="post" action={`/tasks/${r.id}/assign`} {...hx(`/tasks/${r.id}/assign`)} class="inline">
                       <CsrfField view={view} />
+                      <input type="hidden" name="from" value="queue" />
                       <label for={assignId}>{q.assignTo}</label> <PersonSelect view={view} id={assignId} people={people} describedBy={err?.form === 'assign' ? `${assignId}-error` : undefined} />{' '}
                       <button type="submit">{q.assign}</button>
                       {err?.form === 'assign' && (

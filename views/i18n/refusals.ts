@@ -354,6 +354,24 @@ function de(message: string): string {
  *   (English), so the reason is never lost. Never throws.
  */
 export function localizeRefusal(message: string, lang: Language): string {
-  if (lang !== 'de' || typeof message !== 'string') return message;
+  if (typeof message !== 'string') return message;
+  if (lang !== 'de') return webWording(message);
   return de(message);
+}
+
+/** English messages that give CLI advice, in the admin's words (the CLI and the API keep the originals). */
+const WEB_EN: Rule[] = [
+  [/^(.*) is not the e-mail address of an active staff record; add the sender first \(staff add, with --external for people without a login\)$/, (_, e) => `${e} is not the e-mail address of an active staff record; add the sender first under Staff (as an external person if without a login)`],
+  [/^no SMTP account is set; set one with: smtp set .*$/, () => 'No SMTP account is set; set one up under Settings → Sending'],
+  [/^authentication (.*) needs a password \(--password-stdin\)$/, (_, a) => `authentication ${a} needs a password`],
+  [/^the CA file (.*) cannot be read \((.*)\); set it again with --ca-file$/, (_, f, why) => `the CA file ${f} cannot be read (${why}); enter it again`],
+];
+
+/** An English message with CLI advice rewritten for the browser; any other unchanged. */
+function webWording(message: string): string {
+  for (const [re, to] of WEB_EN) {
+    const m = re.exec(message);
+    if (m) return to(...(m as unknown as string[]));
+  }
+  return message;
 }

@@ -61,6 +61,15 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
   const mine = view.user !== undefined && model.task.assignee?.id === view.user.id;
   const mayHandle = isAdmin || mine;
   const mayClaim = model.task.status === 'open' && !model.task.assignee && view.user !== undefined && model.task.candidates.some((c) => c.id === view.user!.id);
+  const status = model.task.status;
+  /** which action forms the page shows (an error of another one is shown above them) */
+  const shown: Record<string, boolean> = {
+    claim: mayClaim,
+    complete: status !== 'completed' && mayHandle,
+    reopen: status === 'completed',
+    forward: status === 'open' && mayHandle,
+    assign: status === 'unassigned' && isAdmin,
+  };
   const sender = m.senderAddress ? (m.senderName ? `${m.senderName} <${m.senderAddress}>` : m.senderAddress) : t.noSender;
   const frameUrl = `/messages/${m.id}/html${model.external ? '?external=1' : ''}`;
   return (
@@ -89,6 +98,12 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
           <dd>{task.candidates.length ? task.candidates.map((c) => c.name).join('; ') : d.nobody}</dd>
         </dl>
         <h3>{d.actions}</h3>
+        {model.error && !shown[model.error.form] && (
+          // the action's form is not on the page any more (the task changed meanwhile): the reason stays visible
+          <p class="message error" role="alert">
+            {model.error.message}
+          </p>
+        )}
         <div class="task-actions">
           {mayClaim && (
             <form method="post" action={`/tasks/${task.id}/claim`} class="inline">

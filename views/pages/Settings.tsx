@@ -97,7 +97,7 @@ export function MailboxForm({ view, channel, values, errors, stored, health }: {
       )}
       <form method="post" action={`/settings/mailbox/${channel}`} class="settings-form" novalidate data-testid={`mailbox-form-${channel}`}>
         <CsrfField view={view} />
-        <Group legend={t.heading}>
+        <Group legend={t.heading} legendHidden>
           <SelectField form={f} name="protocol" label={t.protocol} value={v('protocol') || 'imap'} options={[['imap', 'IMAP'], ['pop3', 'POP3']]} errors={errors} />
           <TextField form={f} name="host" label={t.host} value={v('host')} errors={errors} />
           <TextField form={f} name="port" label={t.port} value={v('port')} inputmode="numeric" hint={t.portHint} errors={errors} />
@@ -204,7 +204,7 @@ export function SmtpAccountForm({ view, values, errors, stored, hasPassword }: {
       {!stored && <p class="muted">{t.none}</p>}
       <form method="post" action="/settings/smtp" class="settings-form" novalidate data-testid="smtp-form">
         <CsrfField view={view} />
-        <Group legend={t.heading}>
+        <Group legend={t.heading} legendHidden>
           <TextField form={f} name="host" label={t.host} value={v('host')} errors={errors} />
           <TextField form={f} name="port" label={t.port} value={v('port')} inputmode="numeric" hint={t.portHint} errors={errors} />
           <SelectField form={f} name="security" label={t.security} value={v('security') || 'starttls'} options={[['tls', m.securityOptions.tls], ['starttls', m.securityOptions.starttls], ['none', m.securityOptions.none]]} errors={errors} />

@@ -140,8 +140,11 @@ export function tasksAdminRoutes(ctx: AppContext): Hono<AdminEnv> {
       return c.redirect(`/tasks/${id}?done=assigned`, 303);
     } catch (err) {
       if (!(err instanceof ValidationError)) throw err;
-      if (isHtmx(c)) return queue(c, { error: { taskId: id, form: 'assign', message: localizeRefusal(err.message, v.lang) } });
-      return renderTaskDetail(ctx, c, id, { error: { form: 'assign', message: localizeRefusal(err.message, v.lang) } });
+      const message = localizeRefusal(err.message, v.lang);
+      // from the queue (with htmx, or as a plain form without JavaScript): the queue again, with
+      // the reason beside the row or above the list when the row has left it
+      if (isHtmx(c) || form.from === 'queue') return queue(c, { error: { taskId: id, form: 'assign', message } });
+      return renderTaskDetail(ctx, c, id, { error: { form: 'assign', message } });
     }
   });
 
