@@ -131,7 +131,8 @@ describe(`staff import: refused rows (${driver})`, () => {
   });
   after(() => env?.close());
 
-  // English headers, ",", LF; an empty line 4 and a cell over lines 6–7
+  // English headers, ",", LF; an empty line 4 and a cell over lines 6–7 (a name with a line break:
+  // refused, and the rows after it keep their own line numbers)
   const file = Buffer.from(
     [
       'name,email,login,external,active,admin,mailImport',
@@ -153,6 +154,7 @@ describe(`staff import: refused rows (${driver})`, () => {
   const refused = [
     { line: 3, column: 'email', reason: 'susi@agency.example already belongs to the active staff record "Weiß, Susi"' },
     { line: 5, column: 'email', reason: '"karl-at-agency.example" is not an e-mail address' },
+    { line: 6, column: 'name', reason: 'a name may not contain line breaks or other control characters' },
     { line: 8, column: 'login', reason: 'the login "NINA" is taken' },
     { line: 9, column: 'login', reason: 'an external person has no login (no licence)' },
     { line: 10, column: 'admin', reason: 'an admin needs a login' },
@@ -179,7 +181,7 @@ describe(`staff import: refused rows (${driver})`, () => {
       assert.equal(
         r.stderr,
         refused.map((x) => `line ${x.line} (${x.column}): ${x.reason}\n`).join('') +
-          'refused (file): 8 of 10 rows refused; nothing imported (--skip-invalid imports the valid rows)\n',
+          'refused (file): 9 of 10 rows refused; nothing imported (--skip-invalid imports the valid rows)\n',
       );
       assert.equal(r.stdout.length, 0);
       assert.equal((await listStaff(env.ctx.db)).length, 1);
@@ -199,12 +201,9 @@ describe(`staff import: refused rows (${driver})`, () => {
       assert.equal(report.committed, true);
       assert.deepEqual(
         report.imported.map((s) => [s.name, s.login]),
-        [
-          ['Neu, Nina', 'nina'],
-          ['Zwei\nZeilen, Zora', 'zora'],
-        ],
+        [['Neu, Nina', 'nina']],
       );
-      assert.deepEqual((await listStaff(env.ctx.db)).map((s) => s.email).sort(), ['nina@agency.example', 'susi@agency.example', 'zora@agency.example']);
+      assert.deepEqual((await listStaff(env.ctx.db)).map((s) => s.email).sort(), ['nina@agency.example', 'susi@agency.example']);
     } finally {
       dir.cleanup();
     }
