@@ -61,7 +61,7 @@ export interface Received {
 /**
  * A real smtp-server instance on 127.0.0.1 whose answer to each message follows `script`
  * (then `accept` once the script is used up). `accepted` holds only what was answered 250;
- * `dataCount` every message whose DATA began. Emits `stalled` when a `stall` message's data
+ * `dataCount` every message whose DATA began, `dataTimes` when each began (Date.now()). Emits `stalled` when a `stall` message's data
  * has arrived (the reply is never sent).
  */
 export async function scriptedServer(opts: {
@@ -78,7 +78,7 @@ export async function scriptedServer(opts: {
   const script = [...(opts.script ?? [])];
   const accepted: Received[] = [];
   const events = new EventEmitter();
-  const state = { dataCount: 0, sessions: 0, authFailures: 0 };
+  const state = { dataCount: 0, dataTimes: [] as number[], sessions: 0, authFailures: 0 };
   const security = opts.security ?? 'none';
   const options: SMTPServerOptions = {
     secure: security === 'tls',
@@ -108,6 +108,7 @@ export async function scriptedServer(opts: {
     },
     onData(stream, session, cb) {
       state.dataCount++;
+      state.dataTimes.push(Date.now());
       const action = script.shift() ?? 'accept';
       const parts: Buffer[] = [];
       stream.on('data', (c: Buffer) => parts.push(c));
