@@ -12,7 +12,7 @@ export const CHUNK_BYTES = 1024 * 1024;
  * one empty piece, so that every blob has at least chunk 0.
  * @returns an async iterator of Buffers; `return()` on it destroys the stream
  */
-export async function* blobPieces(stream: Readable): AsyncGenerator<Buffer, void, undefined> {
+async function* blobPieces(stream: Readable): AsyncGenerator<Buffer, void, undefined> {
   let parts: Buffer[] = [];
   let length = 0;
   let yielded = false;
@@ -57,12 +57,8 @@ export function blobInsertCtes(name: string, item: { sha256: string; size: numbe
     ${sql.identifier(`${name}_chunk`)} as (insert into ${blobChunk} (sha256, seq, data) select sha256, 0, ${chunkData(first)} from ${b})`;
 }
 
-/**
- * Stores the chunks after chunk 0 of a blob that blobInsertCtes inserted, one statement per chunk
- * (a 50 MB scan is never held whole).
- * @param pieces blobPieces' iterator, its first piece already taken
- */
-export async function putRestOfBlob(tx: Tx, sha256: string, pieces: AsyncIterator<Buffer>): Promise<void> {
+/** Stores the chunks after chunk 0, one statement per chunk (a 50 MB scan is never held whole). */
+async function putRestOfBlob(tx: Tx, sha256: string, pieces: AsyncIterator<Buffer>): Promise<void> {
   for (let seq = 1; ; seq++) {
     const next = await pieces.next();
     if (next.done) return;
@@ -71,22 +67,34 @@ export async function putRestOfBlob(tx: Tx, sha256: string, pieces: AsyncIterato
 }
 
 /**
+ * Stores bytes as a blob together with whatever else the caller's statement writes: `statement`
+ * gets the first CHUNK_BYTES of the bytes (to put into blobInsertCtes) and must select one row
+ * with `blobNew`, whether its blob row was inserted; the further chunks follow in statements of
+ * their own when it was. The bytes are read once, chunk by chunk; the stream is closed in any case.
+ * @returns the statement's row
+ * @throws the database error of any statement
+ */
+export async function storeWithBlob<T extends { blobNew: boolean }>(tx: Tx, item: { sha256: string; open(): Readable }, statement: (first: Buffer) => SQL): Promise<T> {
+  const pieces = blobPieces(item.open());
+  try {
+    const [row] = await queryRows<T>(tx, statement((await pieces.next()).value ?? Buffer.alloc(0)));
+    if (row!.blobNew) await putRestOfBlob(tx, item.sha256, pieces);
+    return row!;
+  } finally {
+    await pieces.return(); // closes the stream when not read to the end
+  }
+}
+
+/**
  * Stores bytes under their SHA-256 unless they are stored already (content-addressed, so a
- * redelivered scan's PDF is kept once). Reads `open()` chunk by chunk inside the caller's
- * transaction: one statement for bytes up to CHUNK_BYTES, one more per further chunk.
+ * redelivered scan's PDF is kept once), inside the caller's transaction: one statement for bytes
+ * up to CHUNK_BYTES, one more per further chunk.
  * @param item.sha256 lower-case hex of the bytes; `size` in bytes
  * @returns true when the bytes were new
  */
 export async function putBlob(tx: Tx, item: { sha256: string; size: number; open(): Readable }): Promise<boolean> {
-  const pieces = blobPieces(item.open());
-  const first = await pieces.next();
-  const [row] = await queryRows<{ isNew: boolean }>(tx, sql`with ${blobInsertCtes('b', item, first.value ?? Buffer.alloc(0))} select exists (select 1 from b) as "isNew"`);
-  if (!row?.isNew) {
-    await pieces.return();
-    return false;
-  }
-  await putRestOfBlob(tx, item.sha256, pieces);
-  return true;
+  const row = await storeWithBlob<{ blobNew: boolean }>(tx, item, (first) => sql`with ${blobInsertCtes('b', item, first)} select exists (select 1 from b) as "blobNew"`);
+  return row.blobNew;
 }
 
 /**

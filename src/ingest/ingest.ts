@@ -1,7 +1,7 @@
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
-import { blobInsertCtes, blobPieces, putRestOfBlob } from '../db/blobs.js';
+import { blobInsertCtes, storeWithBlob } from '../db/blobs.js';
 import { withoutParameters } from '../db/errors.js';
 import { queryRows } from '../db/rows.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
@@ -110,15 +110,24 @@ interface ChannelSettingRow {
   autoComplete: boolean;
 }
 
+/** The row of the first statement: JSON as text, so that both drivers return the same. */
+interface FirstRow {
+  existing: string | null;
+  insertedId: number | string | null;
+  blobNew: boolean;
+  settings: string;
+  candidates: string;
+}
+
 /**
  * The first statement of a delivery, one round trip: looks the fingerprint up and, when the
- * message is new, inserts the raw blob (its first chunk), the message row, and reads the channel
- * settings and the candidates by the sender mapping (PostgreSQL data-modifying `WITH`; the
- * foreign key from message to blob is checked at the end of the statement).
- * @returns the stored message when it was there already; else the new id (null: a concurrent
- *   delivery inserted the same fingerprint), whether the blob was new, settings and candidates
+ * message is new, inserts the raw blob (`first`: its first chunk), the message row, and reads the
+ * channel settings and the candidates by the sender mapping (PostgreSQL data-modifying `WITH`;
+ * the foreign key from message to blob is checked at the end of the statement). Its row says
+ * whether the message was there already, else the new id (null: a concurrent delivery inserted
+ * the same fingerprint).
  */
-async function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, channels: Channel[], key: string, parsed: ParsedMessage | null, parseError: string | null, receivedAt: Date) {
+function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, channels: Channel[], key: string, parsed: ParsedMessage | null, parseError: string | null, receivedAt: Date) {
   const insertMessage = tx
     .insert(message)
     .values({
@@ -143,9 +152,7 @@ async function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: So
   // an unreadable message is not routed; nor is one without a sender
   const sender = parseError === null ? (parsed?.senderAddress ?? null) : null;
   const candidates = sender ? sql`(select coalesce(json_agg(c.id order by c.id), '[]')::text from (${candidatesQuery(tx, sender)}) c)` : sql`'[]'`;
-  const [row] = await queryRows<{ existing: string | null; insertedId: number | string | null; blobNew: boolean; settings: string; candidates: string }>(
-    tx,
-    sql`with existing as (select id, parse_error, sender_address from ${message} where fingerprint = ${key}),
+  return sql`with existing as (select id, parse_error, sender_address from ${message} where fingerprint = ${key}),
       ${blobInsertCtes('raw', raw, first, sql`not exists (select 1 from existing)`)},
       m as (${insertMessage.getSQL()})
     select (select row_to_json(e)::text from existing e limit 1) as existing,
@@ -153,16 +160,7 @@ async function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: So
       exists (select 1 from raw) as "blobNew",
       (select coalesce(json_agg(json_build_object('channel', channel, 'activityTypeId', activity_type_id, 'autoComplete', auto_complete)), '[]')::text
         from ${channelSetting} where ${inArray(channelSetting.channel, channels)}) as settings,
-      ${candidates} as candidates`,
-  );
-  const existing = row!.existing ? (JSON.parse(row!.existing) as { id: number; parse_error: string | null; sender_address: string | null }) : null;
-  return {
-    existing: existing && { id: Number(existing.id), parseError: existing.parse_error, senderAddress: existing.sender_address },
-    insertedId: row!.insertedId === null ? null : Number(row!.insertedId),
-    blobNew: row!.blobNew,
-    settings: JSON.parse(row!.settings) as ChannelSettingRow[],
-    candidates: JSON.parse(row!.candidates) as number[],
-  };
+      ${candidates} as candidates`;
 }
 
 async function store(
@@ -175,69 +173,72 @@ async function store(
   parseError: string | null,
 ): Promise<IngestResult> {
   const receivedAt = new Date();
-  const pieces = blobPieces(raw.open());
-  let first;
-  let messageId: number;
-  try {
-    first = await firstStatement(tx, raw, (await pieces.next()).value ?? Buffer.alloc(0), source, channels, key, parsed, parseError, receivedAt);
-    if (first.existing) return await storeRedelivery(tx, raw, source, channels, first.existing, first.settings);
-    // Another process stored the same message meanwhile: roll back and take the duplicate path.
-    if (first.insertedId === null) throw new RaceLost();
-    messageId = first.insertedId;
-    if (first.blobNew) await putRestOfBlob(tx, raw.sha256, pieces);
-  } finally {
-    await pieces.return(); // closes the raw stream when not read to the end
+  const row = await storeWithBlob<FirstRow>(tx, raw, (first) => firstStatement(tx, raw, first, source, channels, key, parsed, parseError, receivedAt));
+  const settings = JSON.parse(row.settings) as ChannelSettingRow[];
+  if (row.existing) {
+    const e = JSON.parse(row.existing) as { id: number; parse_error: string | null; sender_address: string | null };
+    return storeRedelivery(tx, raw, source, channels, { id: Number(e.id), parseError: e.parse_error, senderAddress: e.sender_address }, settings);
   }
+  // Another process stored the same message meanwhile: roll back and take the duplicate path.
+  if (row.insertedId === null) throw new RaceLost();
+  const messageId = Number(row.insertedId);
   for (const a of parsed?.attachments ?? []) {
-    const aPieces = blobPieces(a.content.open());
-    try {
-      const aFirst = (await aPieces.next()).value ?? Buffer.alloc(0);
-      const insertAttachment = tx.insert(attachment).values({
-        messageId,
-        position: a.position,
-        filename: a.filename,
-        contentType: a.contentType,
-        declaredContentType: a.declaredContentType,
-        size: a.size,
-        sha256: a.sha256,
-        contentId: a.contentId,
-        inline: a.inline,
-      });
-      // the attachment's blob (first chunk) and its row: one statement
-      const [row] = await queryRows<{ blobNew: boolean }>(tx, sql`with ${blobInsertCtes('b', a, aFirst)}, a as (${insertAttachment.getSQL()}) select exists (select 1 from b) as "blobNew"`);
-      if (row!.blobNew) await putRestOfBlob(tx, a.sha256, aPieces);
-    } finally {
-      await aPieces.return();
-    }
+    const insertAttachment = tx.insert(attachment).values({
+      messageId,
+      position: a.position,
+      filename: a.filename,
+      contentType: a.contentType,
+      declaredContentType: a.declaredContentType,
+      size: a.size,
+      sha256: a.sha256,
+      contentId: a.contentId,
+      inline: a.inline,
+    });
+    // the attachment's blob (first chunk) and its row: one statement
+    await storeWithBlob(tx, a.content, (first) => sql`with ${blobInsertCtes('b', a, first)}, a as (${insertAttachment.getSQL()}) select exists (select 1 from b) as "blobNew"`);
   }
 
-  const settings = first.settings;
-  const unreadable = parseError !== null;
-  const candidates = unreadable ? [] : first.candidates;
+  const candidates = parseError !== null ? [] : (JSON.parse(row.candidates) as number[]);
   const tasks: IngestedTask[] = [];
   for (const [i, channel] of channels.entries()) {
-    const setting = settings.find((s) => s.channel === channel);
-    if (!setting) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
-    const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
-    const insertTask = tx
-      .insert(task)
-      .values({ messageId, channel, activityTypeId: setting.activityTypeId, status, unreadable, completedAt: status === 'completed' ? receivedAt : null })
-      .onConflictDoNothing()
-      .returning({ id: task.id });
-    const detail = { status, candidates, source: source.kind };
-    // task, its candidates, its `created` event and (once) the receipt: one statement
-    const [created] = await queryRows<{ id: number | string }>(
-      tx,
-      sql`with t as (${insertTask.getSQL()}),
-        tc as (insert into ${taskCandidate} (task_id, staff_id) select t.id, c from t, unnest(${`{${candidates.join(',')}}`}::int[]) c),
-        e as (insert into ${taskEvent} (task_id, action, detail) select t.id, 'created', ${JSON.stringify(detail)}::jsonb from t)
-        ${i === 0 ? sql`, r as (${receiptInsert(tx, messageId, source, false, raw.sha256, receivedAt).getSQL()})` : sql``}
-      select id from t`,
-    );
-    if (!created) throw new RaceLost();
-    tasks.push({ id: Number(created.id), channel, status, candidates, created: true });
+    // the receipt goes with the first task's statement
+    const receipt = i === 0 ? receiptInsert(tx, messageId, source, false, raw.sha256, receivedAt).getSQL() : null;
+    tasks.push(await createTask(tx, { messageId, channel, settings, candidates, unreadable: parseError !== null, receivedAt, sourceKind: source.kind, receipt }));
   }
   return { messageId, duplicate: false, parseError, tasks };
+}
+
+/**
+ * Creates the task of a message on one channel, with its candidates, its `created` event and,
+ * when given, another insert (the receipt) in one statement. Status: no candidate → unassigned;
+ * auto-complete on → completed; else open.
+ * @throws RaceLost when a concurrent delivery created that task first; Error for a channel
+ *   without settings
+ */
+async function createTask(
+  tx: Tx,
+  t: { messageId: number; channel: Channel; settings: ChannelSettingRow[]; candidates: number[]; unreadable: boolean; receivedAt: Date; sourceKind: Source['kind']; receipt: SQL | null },
+): Promise<IngestedTask> {
+  const setting = t.settings.find((s) => s.channel === t.channel);
+  if (!setting) throw new Error(`ingest: channel "${t.channel}" has no settings (database not seeded)`);
+  const { candidates } = t;
+  const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
+  const insertTask = tx
+    .insert(task)
+    .values({ messageId: t.messageId, channel: t.channel, activityTypeId: setting.activityTypeId, status, unreadable: t.unreadable, completedAt: status === 'completed' ? t.receivedAt : null })
+    .onConflictDoNothing()
+    .returning({ id: task.id });
+  const detail = { status, candidates, source: t.sourceKind };
+  const [created] = await queryRows<{ id: number | string }>(
+    tx,
+    sql`with t as (${insertTask.getSQL()}),
+      tc as (insert into ${taskCandidate} (task_id, staff_id) select t.id, c from t, unnest(${`{${candidates.join(',')}}`}::int[]) c),
+      e as (insert into ${taskEvent} (task_id, action, detail) select t.id, 'created', ${JSON.stringify(detail)}::jsonb from t)
+      ${t.receipt ? sql`, r as (${t.receipt})` : sql``}
+    select id from t`,
+  );
+  if (!created) throw new RaceLost();
+  return { id: Number(created.id), channel: t.channel, status, candidates, created: true };
 }
 
 /** The receipt of one delivery (not yet run). */
@@ -272,21 +273,8 @@ async function storeRedelivery(
       tasks.push({ id: present.id, channel, status: present.status, candidates: cands.map((c) => c.id), created: false });
       continue;
     }
-    const setting = settings.find((s) => s.channel === channel);
-    if (!setting) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
     candidates ??= unreadable ? [] : await candidatesFor(tx, existing.senderAddress);
-    const status: TaskStatus = candidates.length === 0 ? 'unassigned' : setting.autoComplete ? 'completed' : 'open';
-    const [created] = await tx
-      .insert(task)
-      .values({ messageId: existing.id, channel, activityTypeId: setting.activityTypeId, status, unreadable, completedAt: status === 'completed' ? receivedAt : null })
-      .onConflictDoNothing()
-      .returning({ id: task.id });
-    if (!created) throw new RaceLost();
-    if (candidates.length > 0) {
-      await tx.insert(taskCandidate).values(candidates.map((staffId) => ({ taskId: created.id, staffId })));
-    }
-    await tx.insert(taskEvent).values({ taskId: created.id, action: 'created', detail: { status, candidates, source: source.kind } });
-    tasks.push({ id: created.id, channel, status, candidates, created: true });
+    tasks.push(await createTask(tx, { messageId: existing.id, channel, settings, candidates, unreadable, receivedAt, sourceKind: source.kind, receipt: null }));
   }
   return { messageId: existing.id, duplicate: true, parseError: existing.parseError, tasks };
 }

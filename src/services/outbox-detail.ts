@@ -1,9 +1,7 @@
 import { simpleParser, type AddressObject } from 'mailparser';
 import type { AppContext } from '../context.js';
 import { readBlob } from '../db/blobs.js';
-import { getOutbox } from '../db/repositories/outbox.js';
-import { NotFoundError } from './errors.js';
-import { outboxView, type OutboxView } from './outbox.js';
+import { outboxView, visibleOutboxRow, type OutboxView } from './outbox.js';
 import type { Actor } from './task-actions.js';
 
 /** An outbox entry with its recipients split as the message names them (the admin's detail page). */
@@ -37,8 +35,7 @@ const text = (a: AddressObject | AddressObject[] | undefined) =>
  * @throws NotFoundError unknown id, or one the actor may not see
  */
 export async function outboxDetail(ctx: AppContext, actor: Actor, id: number): Promise<OutboxDetail> {
-  const row = await getOutbox(ctx.db, id);
-  if (!row || (actor.id !== null && actor.role !== 'admin' && row.createdBy !== actor.id)) throw new NotFoundError(`no outbox message with id ${id}`);
+  const row = await visibleOutboxRow(ctx, actor, id);
   const view = outboxView(row);
   let toHeader: string | null = null;
   let cc: string | null = null;

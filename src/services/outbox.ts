@@ -248,11 +248,19 @@ export async function replyToTask(
   );
 }
 
-/** An outbox entry; staff see only what they queued. @throws NotFoundError */
-export async function showOutbox(ctx: AppContext, actor: Actor, id: number): Promise<OutboxView> {
+/**
+ * The stored row of an outbox entry the actor may see: staff only what they queued.
+ * @throws NotFoundError unknown id, or one the actor may not see (the same answer)
+ */
+export async function visibleOutboxRow(ctx: AppContext, actor: Actor, id: number): Promise<repo.OutboxRow> {
   const row = await repo.getOutbox(ctx.db, id);
   if (!row || (actor.id !== null && actor.role !== 'admin' && row.createdBy !== actor.id)) throw new NotFoundError(`no outbox message with id ${id}`);
-  return outboxView(row);
+  return row;
+}
+
+/** An outbox entry; staff see only what they queued. @throws NotFoundError */
+export async function showOutbox(ctx: AppContext, actor: Actor, id: number): Promise<OutboxView> {
+  return outboxView(await visibleOutboxRow(ctx, actor, id));
 }
 
 /**

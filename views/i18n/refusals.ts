@@ -335,12 +335,17 @@ function pop3Header(suffix: string): string {
 }
 
 /** German for one message; the message itself when no rule knows it. */
-function de(message: string): string {
-  for (const [pattern, render] of rules) {
+/** The first rule matching the whole message renders it; none → the message unchanged. */
+function rewrite(list: Rule[], message: string): string {
+  for (const [pattern, render] of list) {
     const m = pattern.exec(message);
     if (m) return render(...m.map((g) => g ?? ''));
   }
   return message;
+}
+
+function de(message: string): string {
+  return rewrite(rules, message);
 }
 
 /**
@@ -368,10 +373,4 @@ const WEB_EN: Rule[] = [
 ];
 
 /** An English message with CLI advice rewritten for the browser; any other unchanged. */
-function webWording(message: string): string {
-  for (const [re, to] of WEB_EN) {
-    const m = re.exec(message);
-    if (m) return to(...(m as unknown as string[]));
-  }
-  return message;
-}
+const webWording = (message: string) => rewrite(WEB_EN, message);

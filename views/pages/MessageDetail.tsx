@@ -60,11 +60,10 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
   // forwards; a candidate takes an open task nobody has yet
   const mine = view.user !== undefined && model.task.assignee?.id === view.user.id;
   const mayHandle = isAdmin || mine;
-  const mayClaim = model.task.status === 'open' && !model.task.assignee && view.user !== undefined && model.task.candidates.some((c) => c.id === view.user!.id);
   const status = model.task.status;
   /** which action forms the page shows (an error of another one is shown above them) */
-  const shown: Record<string, boolean> = {
-    claim: mayClaim,
+  const shown: Record<NonNullable<MessageDetailModel['error']>['form'], boolean> = {
+    claim: status === 'open' && !model.task.assignee && view.user !== undefined && model.task.candidates.some((c) => c.id === view.user!.id),
     complete: status !== 'completed' && mayHandle,
     reopen: status === 'completed',
     forward: status === 'open' && mayHandle,
@@ -105,27 +104,26 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
           </p>
         )}
         <div class="task-actions">
-          {mayClaim && (
+          {shown.claim && (
             <form method="post" action={`/tasks/${task.id}/claim`} class="inline">
               <CsrfField view={view} />
               <button type="submit">{d.claim}</button> <Err id="claim-error" model={model} form="claim" />
               <p class="muted small">{d.claimHint}</p>
             </form>
           )}
-          {task.status === 'completed' ? (
+          {shown.reopen && (
             <form method="post" action={`/tasks/${task.id}/reopen`} class="inline">
               <CsrfField view={view} />
               <button type="submit">{d.reopen}</button> <Err id="reopen-error" model={model} form="reopen" />
             </form>
-          ) : (
-            mayHandle && (
-              <form method="post" action={`/tasks/${task.id}/complete`} class="inline">
-                <CsrfField view={view} />
-                <button type="submit">{d.complete}</button> <Err id="complete-error" model={model} form="complete" />
-              </form>
-            )
           )}
-          {task.status === 'open' && mayHandle && (
+          {shown.complete && (
+            <form method="post" action={`/tasks/${task.id}/complete`} class="inline">
+              <CsrfField view={view} />
+              <button type="submit">{d.complete}</button> <Err id="complete-error" model={model} form="complete" />
+            </form>
+          )}
+          {shown.forward && (
             <form method="post" action={`/tasks/${task.id}/forward`} class="inline">
               <CsrfField view={view} />
               <label for="forward-to">{d.forwardTo}</label>{' '}
@@ -133,7 +131,7 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
               <button type="submit">{d.forward}</button> <Err id="forward-error" model={model} form="forward" />
             </form>
           )}
-          {task.status === 'unassigned' && isAdmin && (
+          {shown.assign && (
             <form method="post" action={`/tasks/${task.id}/assign`} class="inline">
               <CsrfField view={view} />
               <label for="assign-to">{d.assignTo}</label>{' '}
