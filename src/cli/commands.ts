@@ -1,8 +1,10 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { AppContext } from '../context.js';
-import { CHANNELS, TASK_STATUSES, type TaskStatus } from '../db/schema.js';
-import { rawFromFile } from '../ingest/raw.js';
+import { describeError } from '../db/errors.js';
+import { CHANNELS, TASK_STATUSES, type Channel, type TaskStatus } from '../db/schema.js';
+import type { IngestResult } from '../ingest/ingest.js';
+import { rawFromFile, type RawMessage } from '../ingest/raw.js';
 import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '../services/addresses.js';
 import { MailboxError } from '../inbound/mailbox/types.js';
 import { LeaseHeldError, setMailbox, showMailbox } from '../services/mailboxes.js';
@@ -52,6 +54,102 @@ function positiveInt(value: string, name: string): number {
 /** Tells on stderr that a listing may have more rows than shown. */
 function moreHint(io: CliIo, shown: number, limit: number): void {
   if (shown === limit) io.err(`(showing the first ${limit}; more may exist: use --limit)\n`);
+}
+
+/** What `ingest` gives for one file: the stored message, or why it was not stored. */
+export type FileIngestResult =
+  | ({ file: string; ok: true } & IngestResult)
+  | { file: string; ok: false; error: { code: IngestFailureCode; params: Record<string, string>; message: string } };
+
+/**
+ * `file.unreadable`: the file could not be opened or read (params.errno: the system's code, e.g.
+ * `ENOENT`, `EISDIR`, `EACCES`); `ingest.failed`: the pipeline threw, nothing of it was stored
+ * (params.sqlstate: the database's SQLSTATE when the database refused a statement; params.errno
+ * for a system error such as a refused connection).
+ */
+export type IngestFailureCode = 'file.unreadable' | 'ingest.failed';
+
+/** The `code` of a Node system error (fs, net), e.g. `ENOENT`; undefined for anything else. */
+function errnoOf(err: unknown): string | undefined {
+  const e = err as { code?: unknown; syscall?: unknown; errno?: unknown } | null | undefined;
+  return e && typeof e.code === 'string' && (typeof e.syscall === 'string' || typeof e.errno === 'number') ? e.code : undefined;
+}
+
+/**
+ * The SQLSTATE of a statement the database refused: the `code` of the server's error (postgres.js
+ * PostgresError, PGlite DatabaseError; both carry `severity`), looked for through the `cause`
+ * chain (drizzle's wrapper, src/db/errors.ts `withoutParameters`). Undefined for other errors.
+ */
+function sqlstateOf(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; severity?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && typeof e.severity === 'string') return e.code;
+  }
+  return undefined;
+}
+
+/**
+ * Reads and ingests one file; never throws for a failure of this file (each message is stored in
+ * its own transaction, so a failure leaves nothing behind and the next file starts clean).
+ * A read error of the file, whether while hashing it or while ingest reads it again (it vanished
+ * or became unreadable in between), is `file.unreadable`; any other error of ingest is
+ * `ingest.failed`. Error messages never carry the message's content or a statement's
+ * parameters (src/db/errors.ts).
+ * @param shown the file as the user gave it (reported); @param file its absolute path
+ */
+async function ingestFile(ctx: AppContext, shown: string, file: string, channel: Channel): Promise<FileIngestResult> {
+  const unreadable = (err: unknown): FileIngestResult => {
+    const errno = errnoOf(err);
+    return {
+      file: shown,
+      ok: false,
+      error: { code: 'file.unreadable', params: errno ? { errno } : {}, message: `${shown} cannot be read: ${errno ?? describeError(err)}` },
+    };
+  };
+  let raw: RawMessage;
+  try {
+    raw = await rawFromFile(file);
+  } catch (err) {
+    return unreadable(err);
+  }
+  // ingest opens the file again (parse, blob); an error of those streams is the file's, not the database's
+  let readError: unknown;
+  const watched: RawMessage = {
+    ...raw,
+    open: () => raw.open().once('error', (err) => void (readError ??= err)),
+  };
+  try {
+    const r = await ctx.ingest(watched, { kind: 'file', channels: [channel], path: file });
+    return { file: shown, ok: true, ...r };
+  } catch (err) {
+    if (readError !== undefined) return unreadable(readError);
+    const sqlstate = sqlstateOf(err);
+    const errno = sqlstate ? undefined : errnoOf(err);
+    return {
+      file: shown,
+      ok: false,
+      error: {
+        code: 'ingest.failed',
+        params: sqlstate ? { sqlstate } : errno ? { errno } : {},
+        message: `${shown} was not stored: ${describeError(err)}`,
+      },
+    };
+  } finally {
+    await raw.discard();
+  }
+}
+
+/** One stored file as a line: `a.eml: stored as message 12; task 7 open` (UNREADABLE: stored raw, mailparser could not read it). */
+function storedLine(r: Extract<FileIngestResult, { ok: true }>): string {
+  const tasks = r.tasks.map((t) => `task ${t.id} ${t.status}`).join(', ');
+  return `${r.file}: ${r.duplicate ? 'already stored as' : 'stored as'} message ${r.messageId}${r.parseError ? ' UNREADABLE' : ''}; ${tasks}`;
+}
+
+/** The closing line of `ingest`, e.g. `3 files: 2 stored (1 already stored), 1 failed`. */
+function ingestSummary(results: readonly FileIngestResult[]): string {
+  const stored = results.filter((r) => r.ok);
+  const duplicates = stored.filter((r) => r.ok && r.duplicate).length;
+  const n = results.length;
+  return `${n} file${n === 1 ? '' : 's'}: ${stored.length} stored${duplicates ? ` (${duplicates} already stored)` : ''}, ${n - stored.length} failed`;
 }
 
 /** Commands that cannot run inside the gateway process (they start or migrate it). */
@@ -194,36 +292,23 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
 
   program
     .command('ingest <files...>')
-    .description('import .eml files through the same ingest pipeline as the SMTP receiver')
+    .description('import .eml files through the same ingest pipeline as the SMTP receiver; goes on past a file that fails')
     .addOption(channelOption())
     .option('--json', 'machine-readable output')
     .action(async (files: string[], o: { channel: string; json?: boolean }) => {
       const ctx = await getContext();
       const channel = parseChannel(o.channel);
-      const results: unknown[] = [];
-      const unreadable: string[] = [];
+      const results: FileIngestResult[] = [];
       for (const f of files) {
-        const file = path.resolve(io.cwd, f);
-        let raw;
-        try {
-          raw = await rawFromFile(file);
-        } catch (err) {
-          // say so and go on with the other files; the exit code tells that one failed
-          const reason = `${f} cannot be read: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
-          unreadable.push(reason);
-          io.err(`refused (file): ${reason}\n`);
-          results.push({ file: f, error: reason });
-          continue;
-        }
-        const r = await ctx.ingest(raw, { kind: 'file', channels: [channel], path: file });
-        results.push({ file: f, ...r });
-        if (!o.json) {
-          const tasks = r.tasks.map((t) => `task ${t.id} ${t.status}`).join(', ');
-          io.out(`${f}: message ${r.messageId}${r.duplicate ? ' (already stored)' : ''}${r.parseError ? ' UNREADABLE' : ''}; ${tasks}\n`);
-        }
+        const r = await ingestFile(ctx, f, path.resolve(io.cwd, f), channel);
+        results.push(r);
+        // failures on stderr, with --json too: stdout carries only the array
+        if (!r.ok) io.err(`${r.error.code === 'file.unreadable' ? 'refused (file)' : 'failed (ingest)'}: ${r.error.message}\n`);
+        else if (!o.json) io.out(`${storedLine(r)}\n`);
       }
       if (o.json) json(io, results);
-      if (unreadable.length) throw new AlreadyReported();
+      else io.out(`${ingestSummary(results)}\n`);
+      if (results.some((r) => !r.ok)) throw new AlreadyReported();
     });
 
   const msg = program.command('messages').description('stored messages');

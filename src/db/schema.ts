@@ -14,6 +14,7 @@ import {
   timestamp,
   uniqueIndex,
 } from 'drizzle-orm/pg-core';
+import type { ParseIssue } from '../ingest/parse.js';
 
 /** PostgreSQL `bytea`, mapped to a Node Buffer. */
 export const bytea = customType<{ data: Buffer; driverData: Buffer | Uint8Array }>({
@@ -73,6 +74,8 @@ export const message = pgTable(
     html: text('html'),
     /** Why the message could not be read; null when it parsed. */
     parseError: text('parse_error'),
+    /** What the parse adapted or lost in the parsed copy (ingest/parse.ts ParseIssue: `{code, params}`); the raw bytes are unchanged. */
+    parseIssues: jsonb('parse_issues').$type<ParseIssue[]>().notNull().default([]),
     /** RFC 3834 loop protection (ingest/auto-reply.ts): bounce | auto-submitted | list | bulk; null for mail from a person. */
     automated: text('automated'),
     receivedAt: timestamp('received_at', { withTimezone: true }).notNull().defaultNow(),

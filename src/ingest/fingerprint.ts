@@ -1,98 +1,188 @@
-import { createHash } from 'node:crypto';
+import { createHash, type Hash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 
 /**
- * Header fields that the originator writes (RFC 5322 §3.6 plus the MIME fields of RFC 2045).
- * Everything else, above all the trace fields that relays and mail stores add on the way
- * (`Received`, `Return-Path`, `Delivered-To`, `X-Original-To`, `Authentication-Results`, …),
- * is left out, so that a redelivery of the same message has the same fingerprint.
+ * Header fields that mail systems add or rewrite on the way (RFC 5321 §4.4 and RFC 5322 §3.6.7
+ * trace fields, and what relays, filters and mail stores write: delivery addresses, spam and
+ * virus verdicts, authentication results, mbox/IMAP bookkeeping). They are left out of the
+ * fingerprint, so that a redelivery of the same message has the same fingerprint. Everything
+ * else, every field the originator wrote, counts.
  */
-const ORIGINATOR_FIELDS = new Set([
-  'message-id',
-  'date',
-  'from',
-  'sender',
-  'reply-to',
-  'to',
-  'cc',
-  'subject',
-  'in-reply-to',
-  'references',
-  'mime-version',
-  'content-type',
-  'content-transfer-encoding',
+const TRACE_FIELDS = new Set([
+  'received',
+  'return-path',
+  'delivered-to',
+  'x-original-to',
+  'envelope-to',
+  'x-envelope-from',
+  'x-envelope-to',
+  'authentication-results',
+  'received-spf',
+  'x-received',
+  'status',
+  'x-status',
+  'x-keywords',
+  'x-uid',
+  'x-imapbase',
+  'content-length',
+  'lines',
 ]);
+const TRACE_PREFIXES = ['arc-', 'x-spam', 'x-virus', 'x-ms-exchange-', 'x-microsoft-antispam', 'x-forefront-', 'x-gm-', 'x-google-', 'x-mozilla-', 'x-rspamd', 'x-amavis', 'x-ham-report'];
 
 /**
- * Computes the redelivery key of a parsed message: SHA-256 over its originator header fields
- * (unfolded, whitespace collapsed, in order) and its body with line endings normalised
- * (CR dropped, so CRLF and bare LF agree) and trailing line breaks ignored.
- * Two messages that share a `Message-ID` but differ in content get different keys; a message
- * without `Message-ID` is keyed by its content.
- * @param headerLines top-level header lines as mailparser gives them
- * @param raw a fresh stream of the raw message
- * @returns `v1:` + lower-case hex
+ * Whether a header field is one that transport or storage adds (see TRACE_FIELDS); such fields
+ * do not make two deliveries different messages.
+ * @param name the field name as written (any case, surrounding white space ignored)
  */
-export async function fingerprint(headerLines: { key: string; line: string }[], raw: Readable): Promise<string> {
-  const hash = createHash('sha256');
-  for (const { key, line } of headerLines) {
-    if (!ORIGINATOR_FIELDS.has(key)) continue;
-    const value = line.slice(line.indexOf(':') + 1).replace(/\s+/g, ' ').trim();
-    hash.update(`${key}:${value}\n`);
-  }
-  hash.update('\n');
-  await hashBody(raw, hash);
-  return `v1:${hash.digest('hex')}`;
+export function isTraceField(name: string): boolean {
+  const key = name.trim().toLowerCase();
+  return TRACE_FIELDS.has(key) || TRACE_PREFIXES.some((p) => key.startsWith(p));
 }
 
-/** The fingerprint of a message that could not be parsed: its exact bytes. */
-export function rawFingerprint(sha256: string): string {
-  return `raw:${sha256}`;
-}
+/** The header section is read up to this many bytes; whatever follows counts as body. */
+export const FINGERPRINT_HEADER_LIMIT = 1024 * 1024;
 
 const LF = 0x0a;
 const CR = 0x0d;
 
-async function hashBody(raw: Readable, hash: ReturnType<typeof createHash>): Promise<void> {
-  let inBody = false;
-  let lastWasLf = false; // header scan: previous significant byte was LF
-  let pendingLf = 0; // body: line feeds held back until a non-LF byte arrives
-  for await (const chunk of raw as AsyncIterable<Buffer>) {
-    let start = 0;
-    if (!inBody) {
-      let i = 0;
-      for (; i < chunk.length; i++) {
-        const b = chunk[i]!;
-        if (b === CR) continue;
-        if (b === LF) {
-          if (lastWasLf) {
-            inBody = true;
-            i++;
-            break;
-          }
-          lastWasLf = true;
-        } else lastWasLf = false;
-      }
-      if (!inBody) continue;
-      start = i;
+/** A header field name as RFC 5322 §2.2 allows it, with the white space before the colon of the obsolete syntax (§4.5). */
+const FIELD_START = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+
+/**
+ * The redelivery key of a message, computed incrementally over its raw bytes (one pass, any
+ * chunking). Two byte sequences get the same key exactly when they differ at most in
+ *   - line endings (CRLF, bare LF and bare CR are all one line end) and trailing line breaks,
+ *     blank lines before the header, and an mbox `From ` separator line (RFC 4155);
+ *   - trace fields (isTraceField), wherever they stand in the header section;
+ *   - folding of header fields (a line break with the white space around it is one space) and
+ *     white space at the end of a field.
+ * Every other byte counts: every header field of the originator (Message-ID, Subject, MIME
+ * fields, X- fields of the sender) and the whole body, which holds every MIME part's header
+ * fields and content. Input without a header section (not a message) is keyed by all its bytes
+ * the same way, so an unreadable message delivered twice is still recognised.
+ * Form: `v2:` + 64 lower-case hex digits (SHA-256).
+ */
+export class Fingerprinter {
+  private readonly hash: Hash = createHash('sha256');
+  /** header phase: bytes of the header section read so far */
+  private head: Buffer[] = [];
+  private headLength = 0;
+  private inBody = false;
+  /** body phase: the previous byte was a CR (a following LF belongs to it) */
+  private lastWasCr = false;
+  /** body phase: line ends held back until more content follows (trailing line breaks are ignored) */
+  private pendingLf = 0;
+
+  /** Feeds the next bytes of the raw message. */
+  update(chunk: Buffer): void {
+    if (this.inBody) return this.body(chunk);
+    this.head.push(chunk);
+    this.headLength += chunk.length;
+    const all = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headLength);
+    this.head = [all];
+    const end = headerEnd(all);
+    if (end >= 0) return this.finishHead(all, end);
+    if (this.headLength > FINGERPRINT_HEADER_LIMIT) this.finishHead(all, FINGERPRINT_HEADER_LIMIT);
+  }
+
+  /** @returns the key; call once, after the last `update`. */
+  digest(): string {
+    if (!this.inBody) {
+      const all = Buffer.concat(this.head, this.headLength);
+      this.finishHead(all, all.length);
     }
-    let runStart = start;
-    for (let i = start; i < chunk.length; i++) {
-      const b = chunk[i]!;
-      if (b === CR || b === LF) {
-        if (i > runStart) {
-          if (pendingLf) hash.update(Buffer.alloc(pendingLf, LF));
-          pendingLf = 0;
-          hash.update(chunk.subarray(runStart, i));
+    return `v2:${this.hash.digest('hex')}`;
+  }
+
+  private finishHead(all: Buffer, end: number): void {
+    this.inBody = true;
+    this.head = [];
+    // a UTF-8 byte order mark is an artefact of the file, not part of the message
+    const section = all.subarray(all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? 3 : 0, end).toString('latin1');
+    const lines = section.split(/\r\n|\r|\n/);
+    let i = 0;
+    while (i < lines.length && lines[i] === '') i++;
+    if (i < lines.length && /^From (?![ \t]*:)/.test(lines[i]!)) i++; // mbox separator (RFC 4155), not the obsolete `From :` field
+    if (i < lines.length && FIELD_START.test(lines[i]!)) {
+      // a header section: its fields without trace fields, unfolded
+      let field: string | null = null;
+      const emit = () => {
+        if (field === null) return;
+        const name = FIELD_START.exec(field)?.[1];
+        if (name === undefined || !isTraceField(name)) this.hash.update(`${field.replace(/[ \t]+$/, '')}\n`, 'latin1');
+        field = null;
+      };
+      for (; i < lines.length; i++) {
+        const line = lines[i]!;
+        if (line === '') continue; // the empty line that ends the section
+        if ((line[0] === ' ' || line[0] === '\t') && field !== null) field = `${field.replace(/[ \t]+$/, '')} ${line.replace(/^[ \t]+/, '')}`;
+        else {
+          emit();
+          field = line;
         }
-        if (b === LF) pendingLf++;
-        runStart = i + 1;
       }
-    }
-    if (runStart < chunk.length) {
-      if (pendingLf) hash.update(Buffer.alloc(pendingLf, LF));
-      pendingLf = 0;
-      hash.update(chunk.subarray(runStart));
+      emit();
+      this.hash.update('\n');
+      this.body(all.subarray(end));
+    } else {
+      // not a message: every byte counts, line ends normalised
+      this.hash.update('\u0000raw\n');
+      this.body(all);
     }
   }
+
+  private body(chunk: Buffer): void {
+    let runStart = 0;
+    for (let i = 0; i < chunk.length; i++) {
+      const b = chunk[i]!;
+      if (b !== CR && b !== LF) continue;
+      if (i > runStart) this.content(chunk.subarray(runStart, i));
+      if (b === LF && this.lastWasCr) {
+        // the LF of a CRLF: already counted with its CR
+      } else this.pendingLf++;
+      this.lastWasCr = b === CR;
+      runStart = i + 1;
+    }
+    if (runStart < chunk.length) this.content(chunk.subarray(runStart));
+  }
+
+  private content(bytes: Buffer): void {
+    if (this.pendingLf) this.hash.update(Buffer.alloc(this.pendingLf, LF));
+    this.pendingLf = 0;
+    this.lastWasCr = false;
+    this.hash.update(bytes);
+  }
+}
+
+/**
+ * The offset just after the empty line that ends the header section (any line-end style; blank
+ * lines before the first field do not end it), or -1 when the buffer holds none yet.
+ */
+export function headerEnd(buf: Buffer): number {
+  let i = 0;
+  // blank lines before the header
+  while (i < buf.length && (buf[i] === CR || buf[i] === LF)) i++;
+  let lineEnds = 0;
+  for (; i < buf.length; i++) {
+    const b = buf[i]!;
+    if (b === CR) {
+      if (i + 1 >= buf.length) return -1; // CR or CRLF? wait for the next byte
+      if (buf[i + 1] === LF) i++;
+      if (++lineEnds === 2) return i + 1;
+    } else if (b === LF) {
+      if (++lineEnds === 2) return i + 1;
+    } else lineEnds = 0;
+  }
+  return -1;
+}
+
+/**
+ * The fingerprint of a whole stream (see Fingerprinter); used when the parse pass was cut short.
+ * @param raw a fresh stream of the raw message
+ * @returns `v2:` + lower-case hex
+ */
+export async function fingerprint(raw: Readable): Promise<string> {
+  const f = new Fingerprinter();
+  for await (const chunk of raw as AsyncIterable<Buffer>) f.update(chunk);
+  return f.digest();
 }

@@ -3,11 +3,12 @@ import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { blobInsertCtes, storeWithBlob } from '../db/blobs.js';
 import { withoutParameters } from '../db/errors.js';
+import { storable } from '../db/storable.js';
 import { queryRows } from '../db/rows.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
 import { classifyAutomated } from './auto-reply.js';
-import { fingerprint, rawFingerprint } from './fingerprint.js';
+import { fingerprint } from './fingerprint.js';
 import { discardParsed, parseMessage, ParseError, type ParsedMessage } from './parse.js';
 import type { RawMessage } from './raw.js';
 import { candidatesFor, candidatesQuery } from './route.js';
@@ -62,14 +63,22 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
   const channels = [...new Set(source.channels)];
   let parsed: ParsedMessage | null = null;
   let parseError: string | null = null;
+  let key: string;
   try {
     parsed = await parseMessage(raw.open(), deps.spoolDir);
+    key = parsed.fingerprint;
   } catch (err) {
     if (!(err instanceof ParseError)) throw err;
     parseError = err.message;
+    // the parse stopped before the end: the key needs a read of its own
+    key = err.fingerprint ?? (await fingerprint(raw.open()));
   }
   try {
-    const key = parsed ? await fingerprint(parsed.headerLines, raw.open()) : rawFingerprint(raw.sha256);
+    // nothing is refused for its content: text the database cannot hold is cleaned and flagged
+    const cleaned = storableDelivery(parsed, parseError, source);
+    parsed = cleaned.parsed;
+    parseError = cleaned.parseError;
+    source = cleaned.source;
     let result: IngestResult | undefined;
     for (let attempt = 0; !result; attempt++) {
       try {
@@ -102,6 +111,45 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
   } finally {
     if (parsed) await discardParsed(parsed);
   }
+}
+
+/**
+ * Everything of a delivery that goes into a text or jsonb column, made storable
+ * (db/storable.ts); a change is recorded as the issue `text-characters-removed` naming the
+ * fields. A sender address that lost characters is not used for routing (it is not the
+ * address the sender wrote).
+ */
+function storableDelivery(parsed: ParsedMessage | null, parseError: string | null, source: Source) {
+  const changed: string[] = [];
+  const fields = parsed
+    ? storable(
+        {
+          messageIdHeader: parsed.messageIdHeader,
+          senderAddress: parsed.senderAddress,
+          senderName: parsed.senderName,
+          subject: parsed.subject,
+          text: parsed.text,
+          html: parsed.html,
+          attachments: parsed.attachments.map((a) => ({ filename: a.filename, contentType: a.contentType, declaredContentType: a.declaredContentType, contentId: a.contentId })),
+        },
+        changed,
+      )
+    : null;
+  const cleanSource = storable(source, changed, 'source');
+  const cleanError = parseError === null ? null : storable(parseError, changed, 'parseError');
+  if (!parsed || !fields || changed.length === 0) return { parsed, parseError: cleanError, source: cleanSource };
+  const { attachments, ...rest } = fields;
+  return {
+    parsed: {
+      ...parsed,
+      ...rest,
+      senderAddress: changed.includes('senderAddress') ? null : rest.senderAddress,
+      attachments: parsed.attachments.map((a, i) => ({ ...a, ...attachments[i] })),
+      issues: [...parsed.issues, { code: 'text-characters-removed' as const, params: { fields: changed } }],
+    },
+    parseError: cleanError,
+    source: cleanSource,
+  };
 }
 
 interface ChannelSettingRow {
@@ -143,6 +191,7 @@ function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, 
       text: parsed?.text ?? null,
       html: parsed?.html ?? null,
       parseError,
+      parseIssues: parsed?.issues ?? [],
       // RFC 3834 loop protection: bounces, auto-replies, list and bulk mail are flagged (ingest/auto-reply.ts)
       automated: parsed ? (classifyAutomated(parsed.headerLines, source.kind === 'smtp' ? source.envelope.mailFrom : null)?.kind ?? null) : null,
       receivedAt,

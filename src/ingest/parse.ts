@@ -1,9 +1,11 @@
-import { mkdir } from 'node:fs/promises';
 import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
-import { MailParser, type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
+import { type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
 import { safeFilename } from './filename.js';
+import { decodeUuencoded, unpackTnef } from './containers.js';
+import { CompatMailParser, headerBytesToUtf8, LOST_BODY_LIMIT } from './mail-parser-compat.js';
+import { ParserInput } from './parse-input.js';
 import { spool, type RawMessage } from './raw.js';
 
 /** A decoded attachment, spooled like a raw message: in memory when small, else a file (removed by `discardParsed`). */
@@ -32,10 +34,59 @@ export interface ParsedMessage {
   /** Top-level header fields as received: lower-case key and the whole (folded) line. */
   headerLines: { key: string; line: string }[];
   attachments: ParsedAttachment[];
+  /** redelivery key of the raw bytes (fingerprint.ts) */
+  fingerprint: string;
+  /** what the parse adapted or lost (ParseIssueCode) */
+  issues: ParseIssue[];
 }
+
+/** What the parse found and adapted; stored with the message (`message.parse_issues`) and shown with it. */
+export type ParseIssueCode =
+  /** characters the database cannot hold (NUL, a lone UTF-16 half) were removed from `params.fields` */
+  | 'text-characters-removed'
+  /** a multipart whose boundary never appears: its body is kept as text */
+  | 'multipart-without-parts'
+  /** a multipart's closing delimiter is missing: its parts are kept */
+  | 'multipart-unclosed'
+  /** raw 8-bit bytes in a header field were read as Windows-1252 */
+  | 'header-charset-fallback'
+  /** a UTF-7 encoded-word was decoded */
+  | 'utf7-decoded'
+  /** a part of a multipart/digest without Content-Type was taken as message/rfc822 (RFC 2046 §5.1.5) */
+  | 'digest-part-typed'
+  /** bare CR line endings were read as line ends */
+  | 'cr-line-ends'
+  /** a byte order mark / blank lines before the header were skipped */
+  | 'bom-skipped'
+  | 'leading-blank-lines'
+  /** a uuencoded part was decoded; `-invalid`: it could not be, it is kept as application/octet-stream */
+  | 'uuencode-decoded'
+  | 'uuencode-invalid'
+  /** an Outlook winmail.dat (TNEF) was unpacked; `-unreadable`: it could not be, it is kept as it is */
+  | 'tnef-unpacked'
+  | 'tnef-unreadable'
+  /** the body kept from a broken structure was cut at `params.bytes` (the raw message holds it all) */
+  | 'body-truncated';
+
+export interface ParseIssue {
+  code: ParseIssueCode;
+  params?: Record<string, string | number | string[]>;
+}
+
+/** The codes that mean the parsed copy lost or could not interpret something: the message is flagged. */
+export const LOSSY_ISSUES: ReadonlySet<ParseIssueCode> = new Set<ParseIssueCode>([
+  'text-characters-removed',
+  'multipart-without-parts',
+  'multipart-unclosed',
+  'uuencode-invalid',
+  'tnef-unreadable',
+  'body-truncated',
+]);
 
 /** The message could not be read as RFC 5322; it is still stored raw. */
 export class ParseError extends Error {
+  /** the redelivery key of the raw bytes when the parse read them all, else null */
+  fingerprint: string | null = null;
   constructor(message: string) {
     super(message);
     this.name = 'ParseError';
@@ -45,27 +96,28 @@ export class ParseError extends Error {
 const SNIFF_BYTES = 4100;
 const GENERIC_TYPES = new Set(['application/octet-stream', 'application/binary', 'application/x-download']);
 
-/** A header field name as RFC 5322 §2.2 allows it: printable US-ASCII except colon. */
-const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+:/;
-
 /**
- * Parses a raw message with mailparser, streaming attachments into spools (memory up to
- * 256 KiB, else files under `spoolDir`).
- * Text and HTML bodies are kept in memory; attachment bytes never are.
- * RFC 5322 (fields), RFC 2045–2049 (MIME), RFC 2047/2231 (encoded words and parameters).
+ * Parses a raw message with mailparser (adapted: mail-parser-compat.ts), streaming attachments
+ * into spools (memory up to 256 KiB, else files under `spoolDir`). The fingerprint (the
+ * redelivery key, fingerprint.ts) is computed in the same pass. Text and HTML bodies are kept in
+ * memory; attachment bytes never are.
+ * RFC 5322 (fields; §4 obsolete syntax accepted), RFC 2045–2049 (MIME), RFC 2047/2231 (encoded
+ * words and parameters).
  * @param input the raw bytes as a stream (read once)
  * @returns the parsed fields; sender lower-cased; attachment names made safe; when a part says
- *   `application/octet-stream`, its content type is sniffed from the first 4100 bytes
- * @throws ParseError when the input has no header section or mailparser fails
+ *   `application/octet-stream`, its content type is sniffed from the first 4100 bytes; `issues`
+ *   lists what was adapted or lost in the parsed copy
+ * @throws ParseError when the input has no header section or mailparser fails (with the
+ *   fingerprint when the whole input was read)
  */
 export async function parseMessage(input: Readable, spoolDir: string): Promise<ParsedMessage> {
-  await mkdir(spoolDir, { recursive: true });
-  const parser = new MailParser({ checksumAlgo: false, skipImageLinks: true, skipTextToHtml: true });
+  const parser = new CompatMailParser({ checksumAlgo: false, skipImageLinks: true, skipTextToHtml: true });
+  const front = new ParserInput();
   const attachments: ParsedAttachment[] = [];
+  const issues: ParseIssue[] = [];
   let headerLines: { key: string; line: string }[] = [];
   let text: string | null = null;
   let html: string | null = null;
-  let firstChunk = true;
   const pending: Promise<void>[] = [];
 
   parser.on('headerLines', (lines: { key: string; line: string }[]) => {
@@ -73,43 +125,45 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   });
   parser.on('data', (data: AttachmentStream | MessageText) => {
     if (data.type === 'attachment') {
-      pending.push(storeAttachment(data, pending.length + 1, spoolDir, attachments));
+      pending.push(storeAttachment(data, pending.length + 1, spoolDir, attachments, issues));
     } else {
       text = data.text ?? null;
       html = typeof data.html === 'string' ? data.html : null;
     }
   });
 
-  // A message must begin with a header field (RFC 5322 §2.1); anything else is not a message.
-  const guard = new Transform({
-    transform(chunk: Buffer, _enc, done) {
-      if (firstChunk) {
-        firstChunk = false;
-        let head = chunk.subarray(0, 1000).toString('latin1');
-        // A file saved from an mbox starts with its "From " separator line (RFC 4155): skip that line.
-        if (head.startsWith('From ')) {
-          const eol = chunk.indexOf(0x0a);
-          if (eol >= 0) {
-            chunk = chunk.subarray(eol + 1);
-            head = chunk.subarray(0, 1000).toString('latin1');
-          }
-        }
-        if (!FIELD_NAME.test(head)) return done(new ParseError('no header section: the data does not begin with a header field'));
-      }
-      done(null, chunk);
-    },
-  });
-
   try {
-    await pipeline(input, guard, parser);
+    await pipeline(input, front, parser);
     await Promise.all(pending);
   } catch (err) {
     await Promise.allSettled(pending);
     await discardParsed({ attachments });
-    if (err instanceof ParseError) throw err;
-    throw new ParseError((err as Error).message || String(err));
+    const e = err instanceof ParseError ? err : new ParseError((err as Error).message || String(err));
+    return Promise.reject(e);
   }
-  if (firstChunk) throw new ParseError('empty message');
+  const fromTnef = await unpackTnefAttachments(attachments, spoolDir, issues).catch(async (err: unknown) => {
+    await discardParsed({ attachments });
+    throw err;
+  });
+  text ??= fromTnef.text;
+  html ??= fromTnef.html;
+  const found = front.findings();
+  if (found.empty || found.notAMessage) {
+    await discardParsed({ attachments });
+    const e = new ParseError(found.empty ? 'empty message' : 'no header section: the data does not begin with a header field');
+    e.fingerprint = found.fingerprint;
+    throw e;
+  }
+  if (found.crLineEnds) issues.push({ code: 'cr-line-ends' });
+  if (found.bomSkipped) issues.push({ code: 'bom-skipped' });
+  if (found.leadingBlankLines) issues.push({ code: 'leading-blank-lines' });
+  const lost = parser.lostMultipartBody();
+  if (lost && lost.length > 0 && text === null && html === null) {
+    // the boundary never appears: what mailparser took for a preamble is the whole body
+    text = Buffer.from(headerBytesToUtf8(lost.toString('latin1')).value, 'latin1').toString('utf8').replace(/\r\n?/g, '\n');
+    if (lost.length >= LOST_BODY_LIMIT) issues.push({ code: 'body-truncated', params: { bytes: LOST_BODY_LIMIT } });
+  }
+  for (const f of parser.findings) issues.push({ code: f });
 
   const parserFields = parser as unknown as {
     from?: AddressObject;
@@ -137,6 +191,8 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     html,
     headerLines,
     attachments,
+    fingerprint: found.fingerprint,
+    issues,
   };
 }
 
@@ -145,8 +201,9 @@ async function storeAttachment(
   position: number,
   spoolDir: string,
   out: ParsedAttachment[],
+  issues: ParseIssue[],
 ): Promise<void> {
-  let head = Buffer.alloc(0);
+  let head: Buffer = Buffer.alloc(0);
   const sniff = new Transform({
     transform(chunk: Buffer, _enc, done) {
       if (head.length < SNIFF_BYTES) head = Buffer.concat([head, chunk.subarray(0, SNIFF_BYTES - head.length)]);
@@ -161,19 +218,38 @@ async function storeAttachment(
     data.release?.();
   }
   const declaredHeader = data.headers?.get('content-type') as { value?: string } | string | undefined;
+  // without a Content-Type only a digest's part has a type (message/rfc822, mail-parser-compat.ts);
+  // one that mailparser guesses from the sender's file name is not trusted
   const declared =
-    (typeof declaredHeader === 'string' ? declaredHeader : declaredHeader?.value)?.toLowerCase() || 'application/octet-stream';
+    headerValue(declaredHeader)?.toLowerCase() || (data.contentType === 'message/rfc822' ? 'message/rfc822' : 'application/octet-stream');
   let contentType = declared;
-  let extension: string | undefined;
-  if (GENERIC_TYPES.has(declared)) {
+  let extension: string | undefined = declared === 'message/rfc822' ? 'eml' : undefined;
+  let filename = data.filename;
+  const transferEncoding = headerValue(data.headers?.get('content-transfer-encoding') as string | undefined)?.toLowerCase().trim();
+  if (transferEncoding && UUENCODINGS.has(transferEncoding)) {
+    // mailparser passes a transfer encoding it does not know through undecoded
+    const uu = await decodeUuencoded(content, spoolDir);
+    if (uu) {
+      await content.discard();
+      content = uu.content;
+      head = await headOf(content);
+      filename ??= uu.filename ?? undefined;
+      issues.push({ code: 'uuencode-decoded', params: { position } });
+    } else {
+      // the bytes are not what the part says they are: never label them so
+      contentType = 'application/octet-stream';
+      issues.push({ code: 'uuencode-invalid', params: { position } });
+    }
+  }
+  if (GENERIC_TYPES.has(contentType)) {
     const sniffed = await fileTypeFromBuffer(head);
     // Only the bytes decide; a type guessed from the sender's file name (mailparser does that) is not trusted.
-    contentType = sniffed?.mime ?? declared;
+    contentType = sniffed?.mime ?? contentType;
     extension = sniffed?.ext;
   }
   out.push({
     position,
-    filename: safeFilename(data.filename, position, extension),
+    filename: safeFilename(filename, position, extension),
     contentType,
     declaredContentType: declared,
     size: content.size,
@@ -182,6 +258,67 @@ async function storeAttachment(
     inline: data.contentDisposition === 'inline' || Boolean(data.related),
     content,
   });
+}
+
+/** Transfer encodings of uuencoded parts (not MIME's own, RFC 2045 §6.1, but widely sent). */
+const UUENCODINGS = new Set(['x-uuencode', 'uuencode', 'x-uue', 'uue']);
+const TNEF_TYPES = new Set(['application/ms-tnef', 'application/vnd.ms-tnef']);
+
+/** A structured header value as mailparser gives it: a string, or `{ value, params }`. */
+function headerValue(h: { value?: string } | string | undefined): string | undefined {
+  return typeof h === 'string' ? h : h?.value;
+}
+
+/** The first SNIFF_BYTES of a spooled content, for type sniffing. */
+async function headOf(content: RawMessage): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  const stream = content.open();
+  for await (const chunk of stream as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    length += chunk.length;
+    if (length >= SNIFF_BYTES) break;
+  }
+  stream.destroy();
+  return Buffer.concat(parts, length).subarray(0, SNIFF_BYTES);
+}
+
+/**
+ * Outlook's winmail.dat (TNEF, MS-OXTNEF): the files inside become attachments of their own after
+ * the others (the winmail.dat itself is kept); its body fills an empty text or HTML body.
+ * @returns the body texts found (null when none)
+ */
+async function unpackTnefAttachments(attachments: ParsedAttachment[], spoolDir: string, issues: ParseIssue[]): Promise<{ text: string | null; html: string | null }> {
+  let text: string | null = null;
+  let html: string | null = null;
+  let next = attachments.reduce((max, a) => Math.max(max, a.position), 0) + 1;
+  for (const a of [...attachments]) {
+    if (!TNEF_TYPES.has(a.contentType) && !TNEF_TYPES.has(a.declaredContentType) && a.filename.toLowerCase() !== 'winmail.dat') continue;
+    const unpacked = await unpackTnef(a.content, spoolDir);
+    if (!unpacked) {
+      issues.push({ code: 'tnef-unreadable', params: { position: a.position } });
+      continue;
+    }
+    for (const f of unpacked.files) {
+      const position = next++;
+      const sniffed = await fileTypeFromBuffer(await headOf(f.content));
+      attachments.push({
+        position,
+        filename: safeFilename(f.filename || undefined, position, sniffed?.ext),
+        contentType: sniffed?.mime ?? 'application/octet-stream',
+        declaredContentType: 'application/octet-stream',
+        size: f.content.size,
+        sha256: f.content.sha256,
+        contentId: null,
+        inline: false,
+        content: f.content,
+      });
+    }
+    text ??= unpacked.bodyText;
+    html ??= unpacked.bodyHtml;
+    issues.push({ code: 'tnef-unpacked', params: { position: a.position, files: unpacked.files.length } });
+  }
+  return { text, html };
 }
 
 /** Removes the attachment spool files of a parse result. */

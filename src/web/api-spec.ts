@@ -159,6 +159,10 @@ export const messageSummaryResponse = z.object({
   size: z.number().int(),
   sha256: z.string(),
   parseError: z.string().nullable(),
+  /** What the parse adapted or lost in the parsed copy (the raw bytes are unchanged); ingest/parse.ts ParseIssueCode */
+  parseIssues: z.array(z.object({ code: z.string(), params: z.record(z.string(), z.union([z.string(), z.number(), z.array(z.string())])).optional() })),
+  /** true when an issue means something of the message could not be taken over into the parsed copy: look at the original (.eml) */
+  incomplete: z.boolean(),
   automated: automatedField,
 });
 

@@ -1,5 +1,6 @@
 import { and, asc, desc, eq, sql, type SQL } from 'drizzle-orm';
 import type { AutomatedKind } from '../../ingest/auto-reply.js';
+import { LOSSY_ISSUES } from '../../ingest/parse.js';
 import type { Db } from '../client.js';
 import { taskVisibleTo } from './task-views.js';
 import { attachment, message, receipt, task } from '../schema.js';
@@ -15,6 +16,13 @@ const summary = {
   size: message.size,
   sha256: message.rawSha256,
   parseError: message.parseError,
+  /** what the parse adapted or lost in the parsed copy (ingest/parse.ts ParseIssue) */
+  parseIssues: message.parseIssues,
+  /** an issue means something could not be taken over into the parsed copy (LOSSY_ISSUES): look at the original */
+  incomplete: sql<boolean>`exists (select 1 from jsonb_array_elements(${message.parseIssues}) i where i->>'code' in (${sql.join(
+    [...LOSSY_ISSUES].map((c) => sql`${c}`),
+    sql`, `,
+  )}))`,
   /** RFC 3834 loop protection (ingest/auto-reply.ts): bounce | auto-submitted | list | bulk; null for mail from a person */
   automated: sql<AutomatedKind | null>`${message.automated}`,
 };

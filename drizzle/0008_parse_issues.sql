@@ -1,0 +1,1 @@
+ALTER TABLE "message" ADD COLUMN "parse_issues" jsonb DEFAULT '[]'::jsonb NOT NULL;
