@@ -338,6 +338,8 @@ export async function runCommand(argv: string[], io: CliIo, getContext: () => Pr
           `Size:        ${m.size} bytes, SHA-256 ${m.sha256}`,
           m.parseError ? `UNREADABLE:  ${m.parseError}` : '',
           m.automated ? `Automated:   ${m.automated} (RFC 3834: never answered automatically)` : '',
+          m.incomplete ? 'INCOMPLETE:  not everything of the message is in the parsed copy; the raw .eml is authoritative' : '',
+          ...m.parseIssues.map((i) => `Parse note:  ${i.code}${i.params ? ` ${JSON.stringify(i.params)}` : ''}`),
           'Attachments:',
           table(m.attachments, ['id', 'filename', 'contentType', 'size', 'sha256']),
         ]

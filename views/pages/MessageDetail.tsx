@@ -3,6 +3,7 @@ import type { TaskView } from '../../src/db/repositories/task-views.js';
 import type { taskHistoryFor } from '../../src/services/task-actions.js';
 import type { EligiblePerson } from '../../src/services/task-pages.js';
 import { CsrfField } from '../fragments/CsrfField.js';
+import { ParseIssues } from '../fragments/ParseIssues.js';
 import { PersonSelect } from '../fragments/TasksQueue.js';
 import { dateTime } from '../fragments/TasksTable.js';
 import { Layout } from '../layouts/Layout.js';
@@ -144,6 +145,7 @@ export function MessageDetailPage({ view, model }: { view: View; model: MessageD
       <section aria-labelledby="msg-h">
         <h2 id="msg-h">{d.message}</h2>
         {m.parseError && <p class="message error">{d.unreadable(m.parseError)}</p>}
+        <ParseIssues view={view} issues={m.parseIssues} incomplete={m.incomplete} />
         {m.automated && (
           <p class="message notice automated" data-testid="automated" data-automated={m.automated}>
             <span class="badge badge-automated">
