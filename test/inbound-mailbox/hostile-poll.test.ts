@@ -300,10 +300,10 @@ describe(`hostile mail through the mailbox pollers against Dovecot (${driver})`,
   test('IMAP, after-import seen: each message stored once as served, fields as expected, \\Seen set; a second poll changes nothing', () =>
     withCtx(async (ctx) => {
       const user = 'imapseen';
-      for (const c of CASES) await dc.deliver(user, c.bytes); console.error("T", Date.now() % 100000, "for (const c of CASES) await d");
+      for (const c of CASES) await dc.deliver(user, c.bytes);
 
       // precondition: what Dovecot hands out (UIDs follow delivery order)
-      const view = await imapView(user); console.error("T", Date.now() % 100000, "const view = await imapView(us");
+      const view = await imapView(user);
       assert.equal(view.length, CASES.length);
       for (const [i, c] of CASES.entries()) {
         assert.ok(view[i]!.source.equals(servedBy(c, 'imap')), `${c.name}: Dovecot serves over IMAP ${JSON.stringify(view[i]!.source.toString('latin1'))}`);
@@ -315,11 +315,11 @@ describe(`hostile mail through the mailbox pollers against Dovecot (${driver})`,
       assert.deepEqual(await imapAdapter.poll(settings, pollDeps(ctx)), { ...NOTHING, imported: CASES.length });
       assert.deepEqual(await counts(ctx), { messages: CASES.length, tasks: CASES.length, failures: 0 });
       assert.deepEqual(await storedHashes(ctx), served.map(sha256).sort());
-      await checkStored(ctx, 'imap', served); console.error("T", Date.now() % 100000, "await checkStored(ctx, "imap",");
+      await checkStored(ctx, 'imap', served);
       assert.deepEqual(await listFailures(ctx.db, settings.account), [], 'no message left as failed');
 
       // the after-import action, seen by the server (flags over IMAP) and on its disk (Maildir S flag)
-      const afterPoll = await imapView(user); console.error("T", Date.now() % 100000, "const afterPoll = await imapVi");
+      const afterPoll = await imapView(user);
       assert.deepEqual(
         afterPoll.map((v) => [v.uid, v.flags.has('\\Seen')]),
         view.map((v) => [v.uid, true]),
@@ -329,7 +329,7 @@ describe(`hostile mail through the mailbox pollers against Dovecot (${driver})`,
       for (const f of files) assert.match(f, SEEN, `${f} carries the S flag`);
 
       // second poll: nothing read, nothing stored, nothing left behind
-      const c = countingIngest(ctx); console.error("T", Date.now() % 100000, "const c = countingIngest(ctx);");
+      const c = countingIngest(ctx);
       assert.deepEqual(await imapAdapter.poll(settings, pollDeps(c.ctx)), NOTHING);
       assert.equal(c.calls(), 0, 'nothing handed to ingest again');
       assert.deepEqual(await counts(ctx), { messages: CASES.length, tasks: CASES.length, failures: 0 });
@@ -344,10 +344,10 @@ describe(`hostile mail through the mailbox pollers against Dovecot (${driver})`,
   test('POP3, after-import delete: each message stored once as served, fields as expected, the mailbox empty; a second poll changes nothing', () =>
     withCtx(async (ctx) => {
       const user = 'pop3del';
-      for (const c of CASES) await dc.deliver(user, c.bytes); console.error("T", Date.now() % 100000, "for (const c of CASES) await d");
+      for (const c of CASES) await dc.deliver(user, c.bytes);
 
       // precondition: what Dovecot hands out (message numbers follow delivery order)
-      const served = await pop3View(user); console.error("T", Date.now() % 100000, "const served = await pop3View(");
+      const served = await pop3View(user);
       assert.equal(served.length, CASES.length);
       for (const [i, c] of CASES.entries()) {
         assert.ok(served[i]!.equals(servedBy(c, 'pop3')), `${c.name}: Dovecot serves over POP3 ${JSON.stringify(served[i]!.toString('latin1'))}`);
@@ -372,12 +372,12 @@ describe(`hostile mail through the mailbox pollers against Dovecot (${driver})`,
       assert.deepEqual(await pop3Adapter.poll(settings, pollDeps(ctx)), { ...NOTHING, imported: CASES.length });
       assert.deepEqual(await counts(ctx), { messages: CASES.length, tasks: CASES.length, failures: 0 });
       assert.deepEqual(await storedHashes(ctx), served.map(sha256).sort());
-      await checkStored(ctx, 'pop3', served); console.error("T", Date.now() % 100000, "await checkStored(ctx, "pop3",");
+      await checkStored(ctx, 'pop3', served);
       assert.deepEqual(await listFailures(ctx.db, settings.account), [], 'no message left as failed');
       assert.deepEqual(await dc.messageFiles(user), [], 'DELE + QUIT removed every message');
       assert.deepEqual(await pop3View(user), [], 'the server lists no message');
 
-      const c = countingIngest(ctx); console.error("T", Date.now() % 100000, "const c = countingIngest(ctx);");
+      const c = countingIngest(ctx);
       assert.deepEqual(await pop3Adapter.poll(settings, pollDeps(c.ctx)), NOTHING);
       assert.equal(c.calls(), 0, 'nothing handed to ingest again');
       assert.deepEqual(await counts(ctx), { messages: CASES.length, tasks: CASES.length, failures: 0 });
