@@ -65,6 +65,8 @@ export type ParseIssueCode =
   /** an Outlook winmail.dat (TNEF) was unpacked; `-unreadable`: it could not be, it is kept as it is */
   | 'tnef-unpacked'
   | 'tnef-unreadable'
+  /** the Date header names a time outside years 1–9999: the time of receipt is used */
+  | 'date-out-of-range'
   /** the body kept from a broken structure was cut at `params.bytes` (the raw message holds it all) */
   | 'body-truncated';
 
@@ -119,12 +121,18 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   let text: string | null = null;
   let html: string | null = null;
   const pending: Promise<void>[] = [];
+  /** attachment streams still being read: ended by force when the parse fails, else their readers wait for ever */
+  const streams = new Set<Readable>();
 
   parser.on('headerLines', (lines: { key: string; line: string }[]) => {
     headerLines = lines;
   });
   parser.on('data', (data: AttachmentStream | MessageText) => {
     if (data.type === 'attachment') {
+      const content = data.content as unknown as Readable;
+      streams.add(content);
+      content.once('close', () => streams.delete(content));
+      content.once('end', () => streams.delete(content));
       pending.push(storeAttachment(data, pending.length + 1, spoolDir, attachments, issues));
     } else {
       text = data.text ?? null;
@@ -136,6 +144,9 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     await pipeline(input, front, parser);
     await Promise.all(pending);
   } catch (err) {
+    // mailparser stops feeding the attachment streams open at that moment (e.g. "Max allowed
+    // child nodes exceeded"): end them, so that their spools are removed and nothing hangs
+    for (const st of streams) st.destroy(err instanceof Error ? err : new Error(String(err)));
     await Promise.allSettled(pending);
     await discardParsed({ attachments });
     const e = err instanceof ParseError ? err : new ParseError((err as Error).message || String(err));
@@ -178,7 +189,8 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   const dateHeaderValid =
     dateLine !== undefined && !Number.isNaN(Date.parse(dateLine.line.slice(dateLine.line.indexOf(':') + 1).replace(/\s+/g, ' ').trim()));
   const date =
-    dateHeaderValid && parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) ? parserFields.date : null;
+    dateHeaderValid && parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) && inTimestampRange(parserFields.date) ? parserFields.date : null;
+  if (dateHeaderValid && date === null) issues.push({ code: 'date-out-of-range' });
   attachments.sort((a, b) => a.position - b.position);
   return {
     senderAddress: address,
@@ -258,6 +270,15 @@ async function storeAttachment(
     inline: data.contentDisposition === 'inline' || Boolean(data.related),
     content,
   });
+}
+
+/**
+ * Whether a date can be stored as it is: years 1–9999, the range both drivers write as ISO 8601
+ * (a year of five digits comes out as `+010000-…`, which PostgreSQL refuses with 22009).
+ */
+function inTimestampRange(d: Date): boolean {
+  const y = d.getUTCFullYear();
+  return y >= 1 && y <= 9999;
 }
 
 /** Transfer encodings of uuencoded parts (not MIME's own, RFC 2045 §6.1, but widely sent). */

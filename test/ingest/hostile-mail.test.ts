@@ -305,7 +305,27 @@ const CASES: Case[] = [
       { filename: 'notes.txt', contentType: 'application/octet-stream', sha256: TNEF_NOTES_SHA256 },
     ],
   },
+  {
+    name: 'a Date with a five-digit year (a typo: 20260): the time of receipt instead of a database refusal',
+    bytes: crlf(['From: tippfehler@agency.example', 'Subject: Jahr 20260', 'Date: Mon, 7 Dec 20260 10:00:00 +0100', '', 'Text']),
+    subject: 'Jahr 20260',
+    sender: 'tippfehler@agency.example',
+    incomplete: false,
+    issues: ['date-out-of-range'],
+  },
 ];
+
+/**
+ * More MIME parts than mailparser allows (its limit is 1,000 nodes), attachments among them, and
+ * a large part after them: the parse fails while attachment streams are open. It used to wait on
+ * them for ever (no SMTP answer, `ingest` hung); now the message is stored raw and flagged.
+ */
+function tooManyParts(): Buffer {
+  const parts: string[] = [];
+  for (let i = 0; i < 1500; i++) parts.push(`--b\r\nContent-Type: application/octet-stream; name="p${i}.bin"\r\nContent-Transfer-Encoding: base64\r\n\r\n${Buffer.from(`p${i}`).toString('base64')}\r\n`);
+  parts.push(`--b\r\nContent-Type: text/plain\r\n\r\n${'y'.repeat(998)}\r\n`.repeat(1) + `${'z'.repeat(998)}\r\n`.repeat(300) + '--b--\r\n');
+  return Buffer.from(`From: viele@agency.example\r\nSubject: 1500 Teile\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n${parts.join('')}`);
+}
 
 async function storedRaw(ctx: AppContext, id: number): Promise<Buffer> {
   const parts: Buffer[] = [];
@@ -363,6 +383,15 @@ describe('hostile and broken mail through ingest', () => {
     assert.equal((await listMessages(ctx.db, { limit: 1000, offset: 0 })).length, CASES.length);
   });
 
+  test('more MIME parts than the parser allows: stored raw and flagged, never a hang', async () => {
+    const bytes = tooManyParts();
+    const r = await ctx.ingest(rawFromBuffer(bytes), src);
+    assert.notEqual(r.parseError, null);
+    const m = await showMessage(ctx.db, r.messageId);
+    assert.equal(m.sha256, sha256(bytes));
+    assert.equal(r.tasks[0]!.status, 'unassigned');
+  });
+
   test('an unreadable input delivered twice, once with a final CRLF added, is one message', async () => {
     const junk = Buffer.from([0x25, 0x50, 0x44, 0x46, 0x0d, 0x0a, 0x00, 0xff, 0xfe, 0x0d, 0x0a, 0x41]);
     const r1 = await ctx.ingest(rawFromBuffer(junk), src);
@@ -414,5 +443,13 @@ describe('hostile and broken mail over SMTP', () => {
       const endsWithCrlf = c.bytes.subarray(-2).equals(Buffer.from('\r\n'));
       await check(ctx, fresh[0]!.id, c, endsWithCrlf ? c.bytes : Buffer.concat([c.bytes, Buffer.from('\r\n')]));
     }
+  });
+
+  test('more MIME parts than the parser allows: 250, stored once', async () => {
+    const bytes = tooManyParts();
+    const r = await rawTransaction(g.gateway.smtp.port, { from: 'sender@example.org', to: [TAUOFFICE], data: bytes });
+    assert.equal(r.final?.code, 250, r.final?.lines?.join(' '));
+    const stored = (await listMessages(g.gateway.ctx.db, { limit: 1000, offset: 0 })).filter((m) => m.sha256 === sha256(bytes));
+    assert.equal(stored.length, 1);
   });
 });
