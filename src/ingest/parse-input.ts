@@ -109,7 +109,9 @@ export class ParserInput extends Transform {
       this.swallow = true;
       return;
     }
-    if (this.crMode) section = section.replace(/\r(?!\n)/g, '\r\n');
+    // a bare CR in the header section is a line end (bare-CR mail, and the CR CR LF of a doubled
+    // conversion, which ends the header as Python's parser and the fingerprint read it)
+    section = section.replace(/\r(?!\n)/g, '\r\n');
     section = section.replace(OBSOLETE_FIELD, '$1:');
     this.push(Buffer.from(section, 'latin1'));
     this.lastCr = false;

@@ -306,6 +306,14 @@ const CASES: Case[] = [
     ],
   },
   {
+    name: 'CR CR LF after the header (a doubled line-end conversion): the body is kept',
+    bytes: Buffer.from('From: mix@x.example\r\nSubject: Doppelt gewandelt\r\r\nZeile eins\r\nZeile zwei\r\n'),
+    subject: 'Doppelt gewandelt',
+    sender: 'mix@x.example',
+    incomplete: false,
+    text: /^Zeile eins\nZeile zwei/,
+  },
+  {
     name: 'a Date with a five-digit year (a typo: 20260): the time of receipt instead of a database refusal',
     bytes: crlf(['From: tippfehler@agency.example', 'Subject: Jahr 20260', 'Date: Mon, 7 Dec 20260 10:00:00 +0100', '', 'Text']),
     subject: 'Jahr 20260',
