@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { Command, CommanderError, Option } from 'commander';
 import type { AppContext } from '../context.js';
-import { describeError } from '../db/errors.js';
+import { describeError, sqlstateOf } from '../db/errors.js';
 import { CHANNELS, TASK_STATUSES, type Channel, type TaskStatus } from '../db/schema.js';
 import type { IngestResult } from '../ingest/ingest.js';
 import { rawFromFile, type RawMessage } from '../ingest/raw.js';
@@ -73,18 +73,6 @@ export type IngestFailureCode = 'file.unreadable' | 'ingest.failed';
 function errnoOf(err: unknown): string | undefined {
   const e = err as { code?: unknown; syscall?: unknown; errno?: unknown } | null | undefined;
   return e && typeof e.code === 'string' && (typeof e.syscall === 'string' || typeof e.errno === 'number') ? e.code : undefined;
-}
-
-/**
- * The SQLSTATE of a statement the database refused: the `code` of the server's error (postgres.js
- * PostgresError, PGlite DatabaseError; both carry `severity`), looked for through the `cause`
- * chain (drizzle's wrapper, src/db/errors.ts `withoutParameters`). Undefined for other errors.
- */
-function sqlstateOf(err: unknown): string | undefined {
-  for (let e = err as { code?: unknown; severity?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
-    if (typeof e.code === 'string' && typeof e.severity === 'string') return e.code;
-  }
-  return undefined;
 }
 
 /**

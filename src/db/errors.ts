@@ -32,3 +32,16 @@ export function withoutParameters(err: unknown): unknown {
   (safe as Error & { code?: string }).code = (err.cause as { code?: string } | undefined)?.code;
   return safe;
 }
+
+/**
+ * The SQLSTATE (PostgreSQL Appendix A) of a statement the database refused: the `code` of the
+ * server's error (postgres.js PostgresError, PGlite DatabaseError; both carry `severity`), looked
+ * for through the `cause` chain (drizzle's wrapper, withoutParameters).
+ * @returns e.g. `22021`; undefined for any other error
+ */
+export function sqlstateOf(err: unknown): string | undefined {
+  for (let e = err as { code?: unknown; severity?: unknown; cause?: unknown } | undefined, depth = 0; e && depth < 4; e = e.cause as typeof e, depth++) {
+    if (typeof e.code === 'string' && typeof e.severity === 'string') return e.code;
+  }
+  return undefined;
+}

@@ -46,7 +46,17 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /** A header field name as RFC 5322 §2.2 allows it, with the white space before the colon of the obsolete syntax (§4.5). */
-const FIELD_START = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+export const FIELD_START = /^([\x21-\x39\x3b-\x7e]+)[ \t]*:/;
+/** An mbox separator line (RFC 4155): `From ` and the envelope sender, not the obsolete `From :` field. */
+export const MBOX_FROM = /^From (?![ \t]*:)/;
+/** The UTF-8 byte order mark some files carry before the header: an artefact of the file, not part of the message. */
+export const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
+
+/** The bytes read while the header section was open, and the offset where it ends (the body begins). */
+export interface HeaderSection {
+  bytes: Buffer;
+  end: number;
+}
 
 /**
  * The redelivery key of a message, computed incrementally over its raw bytes (one pass, any
@@ -73,36 +83,48 @@ export class Fingerprinter {
   /** body phase: line ends held back until more content follows (trailing line breaks are ignored) */
   private pendingLf = 0;
 
-  /** Feeds the next bytes of the raw message. */
-  update(chunk: Buffer): void {
-    if (this.inBody) return this.body(chunk);
+  /**
+   * Feeds the next bytes of the raw message.
+   * @returns the header section once, with the chunk that completes it (an empty line, or
+   *   FINGERPRINT_HEADER_LIMIT bytes), so that a reader of the same bytes need not look for it
+   *   again (ParserInput); else null
+   */
+  update(chunk: Buffer): HeaderSection | null {
+    if (this.inBody) {
+      this.body(chunk);
+      return null;
+    }
     this.head.push(chunk);
     this.headLength += chunk.length;
     const all = this.head.length === 1 ? chunk : Buffer.concat(this.head, this.headLength);
     this.head = [all];
     const end = headerEnd(all);
     if (end >= 0) return this.finishHead(all, end);
-    if (this.headLength > FINGERPRINT_HEADER_LIMIT) this.finishHead(all, FINGERPRINT_HEADER_LIMIT);
+    if (this.headLength > FINGERPRINT_HEADER_LIMIT) return this.finishHead(all, FINGERPRINT_HEADER_LIMIT);
+    return null;
+  }
+
+  /** Call at the end of the input: @returns the header section when no `update` returned it (the input ended inside it), else null. */
+  end(): HeaderSection | null {
+    if (this.inBody) return null;
+    const all = Buffer.concat(this.head, this.headLength);
+    return this.finishHead(all, all.length);
   }
 
   /** @returns the key; call once, after the last `update`. */
   digest(): string {
-    if (!this.inBody) {
-      const all = Buffer.concat(this.head, this.headLength);
-      this.finishHead(all, all.length);
-    }
+    this.end();
     return `v2:${this.hash.digest('hex')}`;
   }
 
-  private finishHead(all: Buffer, end: number): void {
+  private finishHead(all: Buffer, end: number): HeaderSection {
     this.inBody = true;
     this.head = [];
-    // a UTF-8 byte order mark is an artefact of the file, not part of the message
-    const section = all.subarray(all[0] === 0xef && all[1] === 0xbb && all[2] === 0xbf ? 3 : 0, end).toString('latin1');
+    const section = all.subarray(all.subarray(0, BOM.length).equals(BOM) ? BOM.length : 0, end).toString('latin1');
     const lines = section.split(/\r\n|\r|\n/);
     let i = 0;
     while (i < lines.length && lines[i] === '') i++;
-    if (i < lines.length && /^From (?![ \t]*:)/.test(lines[i]!)) i++; // mbox separator (RFC 4155), not the obsolete `From :` field
+    if (i < lines.length && MBOX_FROM.test(lines[i]!)) i++;
     if (i < lines.length && FIELD_START.test(lines[i]!)) {
       // a header section: its fields without trace fields, unfolded
       let field: string | null = null;
@@ -129,6 +151,7 @@ export class Fingerprinter {
       this.hash.update('\u0000raw\n');
       this.body(all);
     }
+    return { bytes: all, end };
   }
 
   private body(chunk: Buffer): void {
@@ -158,7 +181,7 @@ export class Fingerprinter {
  * The offset just after the empty line that ends the header section (any line-end style; blank
  * lines before the first field do not end it), or -1 when the buffer holds none yet.
  */
-export function headerEnd(buf: Buffer): number {
+function headerEnd(buf: Buffer): number {
   let i = 0;
   // blank lines before the header
   while (i < buf.length && (buf[i] === CR || buf[i] === LF)) i++;

@@ -1,16 +1,11 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { FINGERPRINT_HEADER_LIMIT, Fingerprinter, headerEnd } from './fingerprint.js';
+import { BOM, FIELD_START, Fingerprinter, MBOX_FROM, type HeaderSection } from './fingerprint.js';
 
 const LF = 0x0a;
 const CR = 0x0d;
-const BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
-/** A header field name (RFC 5322 §2.2), with the white space before the colon that the obsolete syntax allows (§4.5). */
-const FIELD_START = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;
-/** The same, capturing the white space to drop. */
+/** A field name followed by the white space before its colon that the obsolete syntax allows (RFC 5322 §4.5): the white space is dropped. */
 const OBSOLETE_FIELD = /^([\x21-\x39\x3b-\x7e]+)[ \t]+:/gm;
-/** An mbox separator line (RFC 4155): `From ` and the envelope sender, not the obsolete `From :` field. */
-const MBOX_FROM = /^From (?![ \t]*:)/;
 
 /** What the input stage saw and changed in the parser's copy (the stored raw bytes never change). */
 export interface InputFindings {
@@ -36,13 +31,13 @@ export interface InputFindings {
  * `From ` separator line (RFC 4155); white space between a field name and its colon is dropped;
  * bare-CR line endings (old Mac mail, some devices) become CRLF. Input that does not begin with
  * a header field is consumed (for the fingerprint) but not passed on; `findings().notAMessage`
- * says so. The header section is held (at most FINGERPRINT_HEADER_LIMIT bytes), the body streams.
+ * says so. The header section is held by the Fingerprinter (at most FINGERPRINT_HEADER_LIMIT
+ * bytes), which hands it over once it is complete; the body streams.
  */
 export class ParserInput extends Transform {
   private readonly fp = new Fingerprinter();
-  /** bytes held until the header section is complete */
-  private head: Buffer[] | null = [];
-  private headLength = 0;
+  /** the header section has been handed on; what follows streams */
+  private streaming = false;
   private swallow = false;
   private crMode = false;
   /** CR mode: the last byte passed on was a CR (a following LF is part of it) */
@@ -52,28 +47,16 @@ export class ParserInput extends Transform {
   private leadingBlankLines = false;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    this.fp.update(chunk);
+    const head = this.fp.update(chunk);
     this.seen += chunk.length;
-    if (this.swallow) return done();
-    if (this.head) {
-      this.head.push(chunk);
-      this.headLength += chunk.length;
-      const all = Buffer.concat(this.head, this.headLength);
-      this.head = [all];
-      const end = headerEnd(all);
-      if (end >= 0) this.header(all, end);
-      else if (this.headLength > FINGERPRINT_HEADER_LIMIT) this.header(all, all.length);
-      return done();
-    }
-    this.pass(chunk);
+    if (head) this.header(head);
+    else if (this.streaming && !this.swallow) this.pass(chunk);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.head) {
-      const all = Buffer.concat(this.head, this.headLength);
-      this.header(all, all.length);
-    }
+    const head = this.fp.end();
+    if (head) this.header(head);
     done();
   }
 
@@ -89,9 +72,9 @@ export class ParserInput extends Transform {
     };
   }
 
-  /** Hands on the header section `all[0, end)` as the parser gets it, then what follows. */
-  private header(all: Buffer, end: number): void {
-    this.head = null;
+  /** Hands on the header section as the parser gets it, then what follows it in the same bytes. */
+  private header({ bytes: all, end }: HeaderSection): void {
+    this.streaming = true;
     let i = 0;
     if (all.subarray(0, BOM.length).equals(BOM)) {
       i = BOM.length;

@@ -149,8 +149,7 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     for (const st of streams) st.destroy(err instanceof Error ? err : new Error(String(err)));
     await Promise.allSettled(pending);
     await discardParsed({ attachments });
-    const e = err instanceof ParseError ? err : new ParseError((err as Error).message || String(err));
-    return Promise.reject(e);
+    throw err instanceof ParseError ? err : new ParseError((err as Error).message || String(err));
   }
   const fromTnef = await unpackTnefAttachments(attachments, spoolDir, issues).catch(async (err: unknown) => {
     await discardParsed({ attachments });
@@ -253,12 +252,7 @@ async function storeAttachment(
       issues.push({ code: 'uuencode-invalid', params: { position } });
     }
   }
-  if (GENERIC_TYPES.has(contentType)) {
-    const sniffed = await fileTypeFromBuffer(head);
-    // Only the bytes decide; a type guessed from the sender's file name (mailparser does that) is not trusted.
-    contentType = sniffed?.mime ?? contentType;
-    extension = sniffed?.ext;
-  }
+  if (GENERIC_TYPES.has(contentType)) ({ contentType, extension } = await typeFromBytes(head, contentType));
   out.push({
     position,
     filename: safeFilename(filename, position, extension),
@@ -288,6 +282,17 @@ const TNEF_TYPES = new Set(['application/ms-tnef', 'application/vnd.ms-tnef']);
 /** A structured header value as mailparser gives it: a string, or `{ value, params }`. */
 function headerValue(h: { value?: string } | string | undefined): string | undefined {
   return typeof h === 'string' ? h : h?.value;
+}
+
+/**
+ * The content type of bytes whose part names only a generic one: only the bytes decide; a type
+ * guessed from the sender's file name (mailparser does that) is not trusted.
+ * @param head the first SNIFF_BYTES; @param fallback the type when the bytes are of no known kind
+ * @returns the type and a file extension for it (undefined when unknown)
+ */
+async function typeFromBytes(head: Buffer, fallback: string): Promise<{ contentType: string; extension: string | undefined }> {
+  const sniffed = await fileTypeFromBuffer(head);
+  return { contentType: sniffed?.mime ?? fallback, extension: sniffed?.ext };
 }
 
 /** The first SNIFF_BYTES of a spooled content, for type sniffing. */
@@ -322,11 +327,11 @@ async function unpackTnefAttachments(attachments: ParsedAttachment[], spoolDir: 
     }
     for (const f of unpacked.files) {
       const position = next++;
-      const sniffed = await fileTypeFromBuffer(await headOf(f.content));
+      const typed = await typeFromBytes(await headOf(f.content), 'application/octet-stream');
       attachments.push({
         position,
-        filename: safeFilename(f.filename || undefined, position, sniffed?.ext),
-        contentType: sniffed?.mime ?? 'application/octet-stream',
+        filename: safeFilename(f.filename || undefined, position, typed.extension),
+        contentType: typed.contentType,
         declaredContentType: 'application/octet-stream',
         size: f.content.size,
         sha256: f.content.sha256,
