@@ -2,6 +2,8 @@ import { Transform, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
+import libmime from 'libmime';
+import addressparser from 'nodemailer/lib/addressparser';
 import { safeFilename } from './filename.js';
 import { decodeUuencoded, unpackTnef } from './containers.js';
 import { CompatMailParser, headerBytesToUtf8, LOST_BODY_LIMIT } from './mail-parser-compat.js';
@@ -65,6 +67,8 @@ export type ParseIssueCode =
   /** an Outlook winmail.dat (TNEF) was unpacked; `-unreadable`: it could not be, it is kept as it is */
   | 'tnef-unpacked'
   | 'tnef-unreadable'
+  /** the sender's display name held an address inside an encoded-word (`params.address`: the one routed by) */
+  | 'sender-name-holds-address'
   /** the Date header names a time outside years 1–9999: the time of receipt is used */
   | 'date-out-of-range'
   /** the body kept from a broken structure was cut at `params.bytes` (the raw message holds it all) */
@@ -182,7 +186,16 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     messageId?: string;
   };
   const from = parserFields.from?.value?.[0];
-  const address = from?.address?.trim().toLowerCase() || null;
+  let address = from?.address?.trim().toLowerCase() || null;
+  let senderName = from?.name?.trim() || null;
+  const smuggled = address ? addressOutsideEncodedWords(headerLines, address) : null;
+  if (smuggled !== null) {
+    // the address mailparser found stands only inside an encoded-word of the display name
+    // (`=?utf-8?Q?MFP_<scanner@agency>?= <attacker@evil>`): route by the real one, drop the name
+    issues.push({ code: 'sender-name-holds-address', params: { address: smuggled } });
+    address = smuggled;
+    senderName = null;
+  }
   // mailparser substitutes the current time for a Date it cannot parse: check the header itself
   const dateLine = headerLines.find((h) => h.key === 'date');
   const dateHeaderValid =
@@ -193,7 +206,7 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   attachments.sort((a, b) => a.position - b.position);
   return {
     senderAddress: address,
-    senderName: from?.name?.trim() || null,
+    senderName,
     // mailparser drops an empty Subject; a Subject field that is present but empty is ''
     subject: typeof parserFields.subject === 'string' ? parserFields.subject : headerLines.some((h) => h.key === 'subject') ? '' : null,
     date,
@@ -264,6 +277,29 @@ async function storeAttachment(
     inline: data.contentDisposition === 'inline' || Boolean(data.related),
     content,
   });
+}
+
+/** An RFC 2047 encoded-word; its encoded text may hold characters (`<`, `@`) that are not address syntax there. */
+const ENCODED_WORD = /=\?[^?\s]+\?[QqBb]\?[^?]*\?=/g;
+
+/**
+ * Checks mailparser's sender against the raw `From` field read with every encoded-word as the
+ * atom it is (RFC 2047 §5: an encoded-word is never part of an address). mailparser decodes the
+ * words first, so a `<…@…>` written inside one could become the address.
+ * @param parsed mailparser's (lower-cased) sender address
+ * @returns the address of the raw field (lower-cased) when `parsed` occurs only inside an
+ *   encoded-word there, else null (mailparser's reading stands)
+ */
+function addressOutsideEncodedWords(headerLines: { key: string; line: string }[], parsed: string): string | null {
+  const line = headerLines.find((h) => h.key === 'from')?.line;
+  if (!line) return null;
+  const value = Buffer.from(headerBytesToUtf8(line.slice(line.indexOf(':') + 1)).value, 'latin1').toString('utf8').replace(/\r?\n(?=[ \t])/g, '');
+  const atoms = value.replace(ENCODED_WORD, '"w"');
+  if (atoms.toLowerCase().includes(parsed)) return null;
+  const inWords = (value.match(ENCODED_WORD) ?? []).some((w) => libmime.decodeWords(w).toLowerCase().includes(parsed));
+  if (!inWords) return null;
+  const first = addressparser(atoms, { flatten: true })[0]?.address?.trim().toLowerCase();
+  return first && first !== parsed ? first : null;
 }
 
 /**

@@ -14,6 +14,7 @@ import { readBlobBuffer } from '../../src/db/blobs.js';
 import { rawFromBuffer } from '../../src/ingest/raw.js';
 import type { Source } from '../../src/ingest/source.js';
 import { listMessages, rawMessage, showMessage } from '../../src/services/messages.js';
+import { listTasks } from '../../src/services/tasks.js';
 import { testContext, testGateway } from '../helpers/env.js';
 import { uuencode } from '../helpers/uuencode.js';
 import { rawTransaction, setupOffice, TAUOFFICE } from '../inbound/lib.js';
@@ -314,6 +315,16 @@ const CASES: Case[] = [
     text: /^Zeile eins\nZeile zwei/,
   },
   {
+    name: 'an address written inside an encoded-word of the display name never becomes the sender',
+    // RFC 2047 §5: an encoded-word is a word of the phrase; the angle-addr after it is the address
+    bytes: crlf(['From: =?utf-8?Q?MFP_<scanner-2og@agency.example>?= <attacker@evil.example>', 'Subject: Scan', '', 'Text']),
+    subject: 'Scan',
+    sender: 'attacker@evil.example',
+    senderName: null,
+    incomplete: false,
+    issues: ['sender-name-holds-address'],
+  },
+  {
     name: 'a Date with a five-digit year (a typo: 20260): the time of receipt instead of a database refusal',
     bytes: crlf(['From: tippfehler@agency.example', 'Subject: Jahr 20260', 'Date: Mon, 7 Dec 20260 10:00:00 +0100', '', 'Text']),
     subject: 'Jahr 20260',
@@ -451,6 +462,16 @@ describe('hostile and broken mail over SMTP', () => {
       const endsWithCrlf = c.bytes.subarray(-2).equals(Buffer.from('\r\n'));
       await check(ctx, fresh[0]!.id, c, endsWithCrlf ? c.bytes : Buffer.concat([c.bytes, Buffer.from('\r\n')]));
     }
+  });
+
+  test('a scanner address smuggled into the display name is not routed to the scanner\'s people', async () => {
+    const bytes = CASES.find((c) => c.issues?.includes('sender-name-holds-address'))!.bytes;
+    const r = await rawTransaction(g.gateway.smtp.port, { from: 'attacker@evil.example', to: [TAUOFFICE], data: bytes });
+    assert.equal(r.final?.code, 250);
+    const [m] = (await listMessages(g.gateway.ctx.db, { limit: 1000, offset: 0 })).filter((x) => x.sha256 === sha256(bytes));
+    const tasks = (await listTasks(g.gateway.ctx.db, { limit: 1000 })).filter((t) => t.messageId === m!.id);
+    // setupOffice maps scanner-2og@agency.example to Max Muster; the real sender has no mapping
+    assert.deepEqual(tasks.map((t) => [t.status, t.candidates]), [['unassigned', []]]);
   });
 
   test('more MIME parts than the parser allows: 250, stored once', async () => {

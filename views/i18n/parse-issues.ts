@@ -34,6 +34,7 @@ const de: Catalogue = {
   'uuencode-invalid': (p) => `Anhang ${num(p, 'position')} sollte uuencodiert sein, ist es aber nicht; er ist als application/octet-stream gespeichert.`,
   'tnef-unpacked': (p) => `Die Outlook-Datei winmail.dat (Anhang ${num(p, 'position')}) wurde entpackt: ${num(p, 'files')} Datei(en); das Original bleibt angehängt.`,
   'tnef-unreadable': (p) => `Die Outlook-Datei winmail.dat (Anhang ${num(p, 'position')}) konnte nicht entpackt werden; sie ist unverändert angehängt.`,
+  'sender-name-holds-address': (p) => `Der Anzeigename des Absenders enthielt eine andere Adresse; zugeordnet ist nach der tatsächlichen Absenderadresse ${String(p.address ?? '')}.`,
   'date-out-of-range': () => 'Das Datum im Kopf liegt außerhalb der Jahre 1–9999; gezeigt wird der Eingangszeitpunkt.',
   'body-truncated': (p) => `Der aus der fehlerhaften Struktur übernommene Text endet nach ${new Intl.NumberFormat('de-DE').format(num(p, 'bytes'))} Bytes; die Originalnachricht enthält alles.`,
 };
@@ -55,6 +56,7 @@ const en: Catalogue = {
   'uuencode-invalid': (p) => `Attachment ${num(p, 'position')} claims to be uuencoded but is not; it is stored as application/octet-stream.`,
   'tnef-unpacked': (p) => `The Outlook file winmail.dat (attachment ${num(p, 'position')}) was unpacked: ${num(p, 'files')} file(s); the original stays attached.`,
   'tnef-unreadable': (p) => `The Outlook file winmail.dat (attachment ${num(p, 'position')}) could not be unpacked; it is attached unchanged.`,
+  'sender-name-holds-address': (p) => `The sender's display name held another address; the message is routed by the actual sender address ${String(p.address ?? '')}.`,
   'date-out-of-range': () => 'The Date header lies outside the years 1–9999; the time of receipt is shown.',
   'body-truncated': (p) => `The text taken from the broken structure ends after ${num(p, 'bytes')} bytes; the original message holds all of it.`,
 };
