@@ -66,7 +66,8 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
   let key: string;
   try {
     parsed = await parseMessage(raw.open(), deps.spoolDir);
-    key = parsed.fingerprint;
+    // null: mailparser stopped early and only the header was read
+    key = parsed.fingerprint ?? (await fingerprint(raw.open()));
   } catch (err) {
     if (!(err instanceof ParseError)) throw err;
     parseError = err.message;

@@ -45,6 +45,8 @@ export class ParserInput extends Transform {
   private seen = 0;
   private bomSkipped = false;
   private leadingBlankLines = false;
+  /** the header section as handed on (at most FINGERPRINT_HEADER_LIMIT bytes) */
+  private section: Buffer | null = null;
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     const head = this.fp.update(chunk);
@@ -58,6 +60,11 @@ export class ParserInput extends Transform {
     const head = this.fp.end();
     if (head) this.header(head);
     done();
+  }
+
+  /** The header section as the parser got it, or null before it was complete or when the input is not a message. */
+  headerSection(): Buffer | null {
+    return this.section;
   }
 
   /** @returns the fingerprint and what was seen; call after the stream ended */
@@ -96,7 +103,8 @@ export class ParserInput extends Transform {
     // conversion, which ends the header as Python's parser and the fingerprint read it)
     section = section.replace(/\r(?!\n)/g, '\r\n');
     section = section.replace(OBSOLETE_FIELD, '$1:');
-    this.push(Buffer.from(section, 'latin1'));
+    this.section = Buffer.from(section, 'latin1');
+    this.push(this.section);
     this.lastCr = false;
     if (end < all.length) this.pass(all.subarray(end));
   }

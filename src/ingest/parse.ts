@@ -1,4 +1,4 @@
-import { Transform, type Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { type AddressObject, type AttachmentStream, type MessageText } from 'mailparser';
@@ -36,8 +36,8 @@ export interface ParsedMessage {
   /** Top-level header fields as received: lower-case key and the whole (folded) line. */
   headerLines: { key: string; line: string }[];
   attachments: ParsedAttachment[];
-  /** redelivery key of the raw bytes (fingerprint.ts) */
-  fingerprint: string;
+  /** redelivery key of the raw bytes (fingerprint.ts); null when the parse did not read them all */
+  fingerprint: string | null;
   /** what the parse adapted or lost (ParseIssueCode) */
   issues: ParseIssue[];
 }
@@ -67,6 +67,8 @@ export type ParseIssueCode =
   /** an Outlook winmail.dat (TNEF) was unpacked; `-unreadable`: it could not be, it is kept as it is */
   | 'tnef-unpacked'
   | 'tnef-unreadable'
+  /** mailparser refused the MIME structure (`params.reason`, e.g. too many parts): only the header was read */
+  | 'mime-structure-unreadable'
   /** the sender's display name held an address inside an encoded-word (`params.address`: the one routed by) */
   | 'sender-name-holds-address'
   /** the Date header names a time outside years 1–9999: the time of receipt is used */
@@ -87,6 +89,7 @@ export const LOSSY_ISSUES: ReadonlySet<ParseIssueCode> = new Set<ParseIssueCode>
   'uuencode-invalid',
   'tnef-unreadable',
   'body-truncated',
+  'mime-structure-unreadable',
 ]);
 
 /** The message could not be read as RFC 5322; it is still stored raw. */
@@ -153,7 +156,14 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     for (const st of streams) st.destroy(err instanceof Error ? err : new Error(String(err)));
     await Promise.allSettled(pending);
     await discardParsed({ attachments });
-    throw err instanceof ParseError ? err : new ParseError((err as Error).message || String(err));
+    if (err instanceof ParseError) throw err;
+    const reason = (err as Error).message || String(err);
+    // mailparser gave up on the structure after a readable header (e.g. more MIME parts than it
+    // allows): keep sender, subject and routing from the header, flagged; the raw has the rest
+    const header = front.headerSection();
+    const headerOnly = header ? await parseHeaderOnly(header, reason).catch(() => null) : null;
+    if (headerOnly) return headerOnly;
+    throw new ParseError(reason);
   }
   const fromTnef = await unpackTnefAttachments(attachments, spoolDir, issues).catch(async (err: unknown) => {
     await discardParsed({ attachments });
@@ -179,6 +189,20 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   }
   for (const f of parser.findings) issues.push({ code: f });
 
+  attachments.sort((a, b) => a.position - b.position);
+  return {
+    ...headerFields(parser, headerLines, issues),
+    text,
+    html,
+    headerLines,
+    attachments,
+    fingerprint: found.fingerprint,
+    issues,
+  };
+}
+
+/** The header fields of a parse: sender (address lower-cased, checked against the raw field), subject, date, Message-ID. */
+function headerFields(parser: CompatMailParser, headerLines: { key: string; line: string }[], issues: ParseIssue[]) {
   const parserFields = parser as unknown as {
     from?: AddressObject;
     subject?: string;
@@ -203,7 +227,6 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
   const date =
     dateHeaderValid && parserFields.date instanceof Date && !Number.isNaN(parserFields.date.getTime()) && inTimestampRange(parserFields.date) ? parserFields.date : null;
   if (dateHeaderValid && date === null) issues.push({ code: 'date-out-of-range' });
-  attachments.sort((a, b) => a.position - b.position);
   return {
     senderAddress: address,
     senderName,
@@ -211,13 +234,29 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     subject: typeof parserFields.subject === 'string' ? parserFields.subject : headerLines.some((h) => h.key === 'subject') ? '' : null,
     date,
     messageIdHeader: parserFields.messageId?.trim() || null,
-    text,
-    html,
-    headerLines,
-    attachments,
-    fingerprint: found.fingerprint,
-    issues,
   };
+}
+
+/**
+ * The fields of a message whose MIME structure mailparser refused, from its header section alone
+ * (as ParserInput handed it on). No text or attachments; the issue `mime-structure-unreadable`
+ * with mailparser's reason flags it; the fingerprint needs a read of its own (null).
+ * @throws what mailparser throws when the header itself cannot be read
+ */
+async function parseHeaderOnly(header: Buffer, reason: string): Promise<ParsedMessage> {
+  const parser = new CompatMailParser({ checksumAlgo: false, skipImageLinks: true, skipTextToHtml: true });
+  let headerLines: { key: string; line: string }[] = [];
+  parser.on('headerLines', (lines: { key: string; line: string }[]) => {
+    headerLines = lines;
+  });
+  parser.on('data', (data: AttachmentStream | MessageText) => {
+    if (data.type === 'attachment') data.release?.();
+  });
+  await pipeline(Readable.from([header]), parser);
+  const issues: ParseIssue[] = [{ code: 'mime-structure-unreadable', params: { reason } }];
+  const fields = headerFields(parser, headerLines, issues);
+  for (const f of parser.findings) issues.push({ code: f });
+  return { ...fields, text: null, html: null, headerLines, attachments: [], fingerprint: null, issues };
 }
 
 async function storeAttachment(

@@ -35,6 +35,7 @@ const de: Catalogue = {
   'tnef-unpacked': (p) => `Die Outlook-Datei winmail.dat (Anhang ${num(p, 'position')}) wurde entpackt: ${num(p, 'files')} Datei(en); das Original bleibt angehängt.`,
   'tnef-unreadable': (p) => `Die Outlook-Datei winmail.dat (Anhang ${num(p, 'position')}) konnte nicht entpackt werden; sie ist unverändert angehängt.`,
   'sender-name-holds-address': (p) => `Der Anzeigename des Absenders enthielt eine andere Adresse; zugeordnet ist nach der tatsächlichen Absenderadresse ${String(p.address ?? '')}.`,
+  'mime-structure-unreadable': (p) => `Der Aufbau der Nachricht (MIME) konnte nicht gelesen werden (${String(p.reason ?? '')}); übernommen sind nur die Kopfangaben, Text und Anhänge stehen in der Originalnachricht.`,
   'date-out-of-range': () => 'Das Datum im Kopf liegt außerhalb der Jahre 1–9999; gezeigt wird der Eingangszeitpunkt.',
   'body-truncated': (p) => `Der aus der fehlerhaften Struktur übernommene Text endet nach ${new Intl.NumberFormat('de-DE').format(num(p, 'bytes'))} Bytes; die Originalnachricht enthält alles.`,
 };
@@ -57,6 +58,7 @@ const en: Catalogue = {
   'tnef-unpacked': (p) => `The Outlook file winmail.dat (attachment ${num(p, 'position')}) was unpacked: ${num(p, 'files')} file(s); the original stays attached.`,
   'tnef-unreadable': (p) => `The Outlook file winmail.dat (attachment ${num(p, 'position')}) could not be unpacked; it is attached unchanged.`,
   'sender-name-holds-address': (p) => `The sender's display name held another address; the message is routed by the actual sender address ${String(p.address ?? '')}.`,
+  'mime-structure-unreadable': (p) => `The structure of the message (MIME) could not be read (${String(p.reason ?? '')}); only the header was taken over, text and attachments are in the original message.`,
   'date-out-of-range': () => 'The Date header lies outside the years 1–9999; the time of receipt is shown.',
   'body-truncated': (p) => `The text taken from the broken structure ends after ${num(p, 'bytes')} bytes; the original message holds all of it.`,
 };
