@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
 import type { Events } from './events.js';
-import { ingest, type IngestResult } from './ingest/ingest.js';
+import { ingest, type AlsoInTransaction, type IngestResult } from './ingest/ingest.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
 import type { Channel } from './db/schema.js';
@@ -37,7 +37,7 @@ export interface AppContext {
   /** The SMTP listeners, once the gateway started them (absent in the CLI and in tests without a gateway). */
   listeners?: { smtp: AddressInfo | null; smtpTls: AddressInfo | null };
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
-  ingest(raw: RawMessage, source: Source): Promise<IngestResult>;
+  ingest(raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult>;
 }
 
 export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
@@ -52,7 +52,7 @@ export function createContext(config: Config, database: Database, events: Events
     spoolDir,
     instanceId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     secrets: createSecretBox(loadSecretKey(config)),
-    ingest: (raw, source) => ingest(deps, raw, source),
+    ingest: (raw, source, also) => ingest(deps, raw, source, also),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),

@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import { adminSocketPath, serveAdminSocket } from './cli/socket.js';
 import { ConfigError, type Config } from './config.js';
 import { createContext, type AppContext } from './context.js';
-import { openDatabase, type Database } from './db/client.js';
+import { assertDurable, openDatabase, type Database } from './db/client.js';
 import { bridgeEvents, createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
 import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
@@ -46,6 +46,7 @@ export async function openContext(config: Config, log: Logger, opts: { lock: boo
   let database: Database | undefined;
   try {
     database = await openDatabase({ databaseUrl: config.DATABASE_URL, dataDir: config.dataDir });
+    await assertDurable(database);
     await database.migrate();
     await ensureSeed(database.db);
   } catch (err) {

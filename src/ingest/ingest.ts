@@ -39,6 +39,13 @@ export interface IngestResult {
   tasks: IngestedTask[];
 }
 
+/**
+ * More writes that belong to one delivery's bookkeeping (a poll's imported count, a POP3 UIDL
+ * marked seen), run in the ingest's own transaction after the message is stored: they commit
+ * with it, in one flush, or not at all.
+ */
+export type AlsoInTransaction = (tx: Tx, result: IngestResult) => Promise<void>;
+
 class RaceLost extends Error {
   constructor() {
     super('another delivery of the same message was committed concurrently; retrying');
@@ -54,11 +61,12 @@ class RaceLost extends Error {
  * flagged `unreadable`: it is never dropped and never reported as read.
  * @param raw the message bytes (RFC 5322), readable repeatedly
  * @param source where it came from; `channels` must not be empty
+ * @param also more writes for the same transaction (AlsoInTransaction), if any
  * @returns the stored (or already stored) message and its tasks
  * @throws the database error when the transaction fails (nothing is stored then; the caller
  *   answers with a temporary failure such as SMTP 451 so that the sender retries)
  */
-export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source): Promise<IngestResult> {
+export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult> {
   if (source.channels.length === 0) throw new Error('ingest: source has no channel');
   const channels = [...new Set(source.channels)];
   let parsed: ParsedMessage | null = null;
@@ -83,7 +91,11 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source):
     let result: IngestResult | undefined;
     for (let attempt = 0; !result; attempt++) {
       try {
-        result = await deps.db.transaction((tx) => store(tx, raw, source, channels, key, parsed, parseError));
+        result = await deps.db.transaction(async (tx) => {
+          const stored = await store(tx, raw, source, channels, key, parsed, parseError);
+          await also?.(tx, stored);
+          return stored;
+        });
       } catch (err) {
         // Each lost race means another delivery committed one of the rows this one needs (the
         // message, or the task of one channel), so the next attempt sees it: at most 1 + channels.

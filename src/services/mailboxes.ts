@@ -256,11 +256,12 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
   }, LEASE_RENEW_SECONDS * 1000);
   const counted: AppContext = {
     ...ctx,
-    ingest: async (raw, source) => {
-      const result = await ctx.ingest(raw, source);
-      if (!result.duplicate) await repo.countImported(ctx.db, channel);
-      return result;
-    },
+    // the imported count commits with the message (one transaction, one flush)
+    ingest: (raw, source, also) =>
+      ctx.ingest(raw, source, async (tx, result) => {
+        if (!result.duplicate) await repo.countImported(tx, channel);
+        await also?.(tx, result);
+      }),
   };
   try {
     const report = await adapters[settings.protocol].poll(settings, { ctx: counted, log, maxBytes: ctx.config.SMTP_MAX_MESSAGE_BYTES, signal: stop.signal });

@@ -75,8 +75,8 @@ export function countingIngest(ctx: AppContext, after?: (call: number) => Promis
   let n = 0;
   const wrapped: AppContext = {
     ...ctx,
-    async ingest(raw, source) {
-      const result = await ctx.ingest(raw, source);
+    async ingest(raw, source, also) {
+      const result = await ctx.ingest(raw, source, also);
       n++;
       await after?.(n);
       return result;

@@ -4,12 +4,12 @@
 // there. The crash test runs the real `posteingang serve` as a child process on the suite's driver
 // (PGlite in DATA_DIR, or a fresh PostgreSQL database).
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { addInboundAddress } from '../../src/services/addresses.js';
 import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
+import { serve, stop, type Served } from '../helpers/serve.js';
 import {
   cliEnv,
   countRows,
@@ -87,62 +87,6 @@ describe(`a connection dropped during DATA stores nothing (${driver})`, () => {
     });
   }
 });
-
-/** A running `posteingang serve` child. */
-interface Served {
-  child: ChildProcess;
-  smtpPort: number;
-  stderr(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `node --import tsx src/cli/main.ts serve`; resolves when the 'Posteingang gateway started' line shows the SMTP port. */
-function serve(env: Record<string, string>): Promise<Served> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-    cwd: REPO_ROOT,
-    env: cliEnv({ SMTP_HOST: '127.0.0.1', SMTP_PORT: '0', HTTP_HOST: '127.0.0.1', HTTP_PORT: '0', ...env, LOG_LEVEL: 'info' }),
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let err = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.on('exit', (code, signal) => resolve({ code, signal })));
-  child.stdout!.resume();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`gateway did not start:\n${err}`));
-    }, 60_000);
-    child.stderr!.on('data', (c: Buffer) => {
-      err += c.toString('utf8');
-      for (const line of err.split('\n')) {
-        if (!line.startsWith('{')) continue;
-        let entry: { msg?: string; smtp?: string };
-        try {
-          entry = JSON.parse(line) as typeof entry;
-        } catch {
-          continue;
-        }
-        if (entry.msg === 'Posteingang gateway started' && entry.smtp) {
-          clearTimeout(timer);
-          resolve({ child, smtpPort: Number(entry.smtp.split(':').pop()), stderr: () => err, exited });
-          return;
-        }
-      }
-    });
-    exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`gateway exited (${code ?? signal}) before it started:\n${err}`));
-    });
-  });
-}
-
-async function stop(s: Served) {
-  if (s.child.exitCode === null && s.child.signalCode === null) s.child.kill('SIGTERM');
-  const r = await Promise.race([s.exited, new Promise<null>((res) => setTimeout(() => res(null), 20_000))]);
-  if (r === null) {
-    s.child.kill('SIGKILL');
-    await s.exited;
-  }
-}
 
 interface TaskRow {
   id: number;

@@ -175,6 +175,8 @@ export const pop3Adapter: MailboxAdapter = {
                 log.warn({ n, err: (err as Error).message }, 'DELE of an imported message failed');
               });
             }
+            // a failure recorded after its commit (the poll broke before DELE) is over
+            if (failures.has(key)) await clearFailure(ctx.db, settings.account, key);
             continue;
           }
           if (uidls && uidl === null) {
@@ -218,12 +220,14 @@ export const pop3Adapter: MailboxAdapter = {
             let duplicate: boolean;
             try {
               const source: Pop3Source = { kind: 'pop3', channels: [settings.channel], account: settings.account, uidl: uidl ?? '' };
-              duplicate = (await ctx.ingest(raw, source)).duplicate;
+              // the UIDL is marked imported in the message's own transaction: once it is committed,
+              // the message is never imported again
+              duplicate = (await ctx.ingest(raw, source, async (tx) => {
+                if (uidl !== null) await markUidlSeen(tx, settings.account, uidl);
+              })).duplicate;
             } finally {
               await raw.discard();
             }
-            // committed: from here on the message must never be imported again
-            if (uidl !== null) await markUidlSeen(ctx.db, settings.account, uidl);
             await clearFailure(ctx.db, settings.account, key);
             if (duplicate) report.duplicates++;
             else report.imported++;

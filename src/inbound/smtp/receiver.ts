@@ -101,11 +101,12 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   }
   if (config.SMTP_AUTH === 'off' || !authUsable) disabled.push('AUTH');
 
-  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean } = {
+  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean; immediateGreeting: boolean } = {
     name: hostname(),
     banner: 'Posteingang',
     size: maxBytes,
     lenientHelo: true,
+    immediateGreeting: true,
     hideAuthWithoutTls: !config.SMTP_AUTH_ALLOW_CLEARTEXT,
     lenientAddressParsing: true,
     disableReverseLookup: true,
