@@ -3,13 +3,17 @@
 # docker-compose (only to validate compose.yaml with `config`; no Docker engine is needed) and
 # Dovecot's IMAP and POP3 servers (the mailbox tests start their own instance; see
 # test/helpers/dovecot.ts), and Debian's chromium for the browser tests (test/e2e, driven by
-# playwright-core at /usr/bin/chromium; never a downloaded browser).
+# playwright-core at /usr/bin/chromium; never a downloaded browser), and strace.
 set -euo pipefail
 need=()
 command -v swaks >/dev/null 2>&1 || need+=(swaks)
 if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/imap ]; then need+=(dovecot-imapd); fi
 if ! command -v dovecot >/dev/null 2>&1 || [ ! -x /usr/lib/dovecot/pop3 ]; then need+=(dovecot-pop3d); fi
 [ -x /usr/bin/chromium ] || need+=(chromium)
+# strace: the durability tests (test/durability) prove that an acknowledgement follows a flush
+command -v strace >/dev/null 2>&1 || need+=(strace)
+# getmail6: the mailbox-import reference of `npm run bench` (scripts/bench/getmail.ts)
+command -v getmail >/dev/null 2>&1 || need+=(getmail6)
 # Postfix only for its smtp-sink (a plain SMTP sink for the outbox tests); no mail system is configured or started
 [ -x /usr/sbin/smtp-sink ] || need+=(postfix)
 if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null 2>&1; then need+=(docker-compose); fi

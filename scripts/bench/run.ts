@@ -46,7 +46,7 @@ const drivers: ('pglite' | 'postgres')[] = onlyDriver ? [onlyDriver] : withPostg
 
 await section('smtp', async () => {
   const { benchSmtp } = await import('./smtp.js');
-  return benchSmtp({ messages: quick ? 100 : 5000, sessions: 20, payloadBytes: 100 * 1024, drivers, pgBaseUrl }, log);
+  return benchSmtp({ messages: quick ? 100 : 2000, sessions: 20, payloadBytes: 100 * 1024, drivers, pgBaseUrl }, log);
 });
 
 await section('claim', async () => {
@@ -73,14 +73,14 @@ await section('large', async () => {
 await section('imap', async () => {
   const { benchImap } = await import('./imap.js');
   const out: Row[] = [];
-  for (const driver of drivers) out.push(...(await benchImap({ messages: quick ? 100 : 10_000, driver, pgBaseUrl }, log)));
+  for (const driver of drivers) out.push(...(await benchImap({ messages: quick ? 100 : 2000, driver, pgBaseUrl }, log)));
   return out;
 });
 
 await section('pop3', async () => {
   const { benchPop3 } = await import('./pop3.js');
   const out: Row[] = [];
-  for (const driver of drivers) out.push(...(await benchPop3({ messages: quick ? 100 : 10_000, driver, pgBaseUrl }, log)));
+  for (const driver of drivers) out.push(...(await benchPop3({ messages: quick ? 100 : 2000, driver, pgBaseUrl }, log)));
   return out;
 });
 
