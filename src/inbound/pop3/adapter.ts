@@ -222,13 +222,14 @@ export const pop3Adapter: MailboxAdapter = {
               const source: Pop3Source = { kind: 'pop3', channels: [settings.channel], account: settings.account, uidl: uidl ?? '' };
               // the UIDL is marked imported in the message's own transaction: once it is committed,
               // the message is never imported again
+              // (and an earlier failure of it is cleared)
               duplicate = (await ctx.ingest(raw, source, async (tx) => {
                 if (uidl !== null) await markUidlSeen(tx, settings.account, uidl);
+                if (failures.has(key)) await clearFailure(tx, settings.account, key);
               })).duplicate;
             } finally {
               await raw.discard();
             }
-            await clearFailure(ctx.db, settings.account, key);
             if (duplicate) report.duplicates++;
             else report.imported++;
           } catch (err) {
