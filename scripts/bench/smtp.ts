@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { createConnection } from 'node:net';
 import { freePort } from '../../test/helpers/dovecot.js';
+import { waitFor } from '../../test/smtp-dialogues/lib.js';
 import { startPostfix } from './postfix.js';
 import { sql } from 'drizzle-orm';
 import { addInboundAddress } from '../../src/services/addresses.js';
@@ -128,19 +129,18 @@ async function startSmtpSink(): Promise<{ port: number; close(): Promise<void> }
   const user = process.getuid?.() === 0 ? ['-u', 'nobody'] : [];
   const child = spawn('/usr/sbin/smtp-sink', [...user, `127.0.0.1:${port}`, '256'], { stdio: 'ignore' });
   const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
-  // ready when it accepts a connection
-  for (let i = 0; ; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = createConnection(port, '127.0.0.1', () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.on('error', () => resolve(false));
-    });
-    if (ok) break;
-    if (i > 100) throw new Error('smtp-sink did not start');
-    await sleep(50);
-  }
+  await waitFor(
+    () =>
+      new Promise<boolean>((resolve) => {
+        const s = createConnection(port, '127.0.0.1', () => {
+          s.destroy();
+          resolve(true);
+        });
+        s.on('error', () => resolve(false));
+      }),
+    5_000,
+    'smtp-sink to listen',
+  );
   return {
     port,
     async close() {

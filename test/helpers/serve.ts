@@ -61,7 +61,7 @@ export function serve(env: Record<string, string>, wrapper: string[] = []): Prom
 }
 
 /** The process ids whose parent is `pid` (from /proc). */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   return readdirSync('/proc')
     .filter((d) => /^\d+$/.test(d))
     .filter((d) => {

@@ -8,7 +8,7 @@ import type { Channel } from '../../db/schema.js';
 import type { IngestResult } from '../../ingest/ingest.js';
 import { spool, SizeLimitError, type RawMessage } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
-import { installLenientHelo } from './smtp-server-compat.js';
+import { installSmtpServerCompat } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
 import { tlsPolicy, type TlsMaterial } from './tls.js';
 import { describeError } from '../../db/errors.js';
@@ -73,7 +73,7 @@ const TEMPORARY = '4.3.0 Temporary failure, please try again later';
  *   drops during DATA stores nothing. No reverse-DNS lookups.
  */
 export function createReceiver(deps: ReceiverDeps): Receiver {
-  installLenientHelo();
+  installSmtpServerCompat();
   const { log, config } = deps;
   const maxBytes = config.SMTP_MAX_MESSAGE_BYTES;
   const perIp = new Map<string, number>();
