@@ -6,9 +6,10 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
 import type { Events } from './events.js';
-import { ingest, type AlsoInTransaction, type IngestResult } from './ingest/ingest.js';
+import { ingest, ingestBatch, type AlsoInTransaction, type BatchItem, type IngestResult } from './ingest/ingest.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
+import type { InboundQueue } from './ingest/queue.js';
 import type { Channel } from './db/schema.js';
 import type { PollReport, TestStep } from './inbound/mailbox/types.js';
 import { createSecretBox, loadSecretKey, type SecretBox } from './secrets.js';
@@ -36,8 +37,12 @@ export interface AppContext {
   mailboxes: MailboxOperations;
   /** The SMTP listeners, once the gateway started them (absent in the CLI and in tests without a gateway). */
   listeners?: { smtp: AddressInfo | null; smtpTls: AddressInfo | null };
+  /** The inbound queue SMTP acknowledges into (gateway only): depth and `250`→task latency for the dashboard and /healthz. */
+  queue?: InboundQueue;
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
   ingest(raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult>;
+  /** `ingestBatch()` bound to this context: several messages, one transaction (the inbound queue's backlog). */
+  ingestBatch(items: BatchItem[]): Promise<(IngestResult | Error)[]>;
 }
 
 export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
@@ -53,6 +58,7 @@ export function createContext(config: Config, database: Database, events: Events
     instanceId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source, also) => ingest(deps, raw, source, also),
+    ingestBatch: (items) => ingestBatch(deps, items),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),

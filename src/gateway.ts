@@ -9,6 +9,9 @@ import { createContext, type AppContext } from './context.js';
 import { assertDurable, openDatabase, type Database } from './db/client.js';
 import { bridgeEvents, createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
+import { openInboundQueue, type InboundQueue } from './ingest/queue.js';
+import { queueIdsStored } from './db/repositories/messages.js';
+import path from 'node:path';
 import { loadTlsMaterial, type TlsMaterial } from './inbound/smtp/tls.js';
 import { authenticateDevice } from './services/devices.js';
 import { imapWatch, mailboxAdapters } from './inbound/mailbox/adapters.js';
@@ -84,6 +87,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
   const opened = await openContext(config, log, { lock: true });
   const { ctx } = opened;
   let receiver: Receiver | undefined;
+  let queue: InboundQueue | undefined;
   let httpServer: ServerType | undefined;
   let socket: http.Server | undefined;
   let scheduler: Scheduler | undefined;
@@ -96,14 +100,27 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     } else {
       log.warn('SMTP TLS is off: no certificate configured and SMTP_TLS_SELF_SIGNED=false');
     }
+    queue = await openInboundQueue({
+      dir: path.join(config.dataDir, 'queue'),
+      log: log.child({ component: 'queue' }),
+      ingest: ctx.ingest,
+      ingestBatch: ctx.ingestBatch,
+      alreadyStored: (ids) => queueIdsStored(ctx.db, ids),
+      // PostgreSQL: ingests wait mostly for round trips and the WAL flush, so several overlap
+      // (measured: 1000 × 100 KB, 2 → 59, 4 → 86, 8 → 135 tasks/s; the pool has 10 connections).
+      // PGlite runs one statement at a time in this thread: more than one only adds contention
+      // (1 → 49, 4 → 34 tasks/s).
+      concurrency: ctx.database.kind === 'postgres' ? 8 : 1,
+    });
+    ctx.queue = queue;
+    const inbound = queue;
     receiver = createReceiver({
       config,
       tls,
-      spoolDir: ctx.spoolDir,
       log: log.child({ component: 'smtp' }),
       lookupRecipient: (address) => channelOfInboundAddress(ctx.db, address),
       authenticate: (user, password) => authenticateDevice(ctx.db, user, password),
-      ingest: ctx.ingest,
+      accept: (stream, source, maxBytes) => inbound.accept(stream, source, maxBytes),
     });
     const smtp = await listening('SMTP_HOST/SMTP_PORT', receiver.listen(config.SMTP_PORT, config.SMTP_HOST));
     const smtpTls =
@@ -145,6 +162,8 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
           new Promise<void>((r) => (httpServer ? httpServer.close(() => r()) : r())),
           new Promise<void>((r) => (socket ? socket.close(() => r()) : r())),
         ]);
+        // ingests in flight finish; what is still queued stays on disk for the next start
+        await queue!.close();
         await opened.close();
         log.info('stopped');
       },
@@ -154,6 +173,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     await scheduler?.stop().catch(() => {});
     await outbox?.stop().catch(() => {});
     await receiver?.close().catch(() => {});
+    await queue?.close().catch(() => {});
     httpServer?.close();
     socket?.close();
     await opened.close();

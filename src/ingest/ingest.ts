@@ -67,6 +67,101 @@ class RaceLost extends Error {
  *   answers with a temporary failure such as SMTP 451 so that the sender retries)
  */
 export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult> {
+  const prepared = await prepare(deps, raw, source);
+  try {
+    let result: IngestResult | undefined;
+    for (let attempt = 0; !result; attempt++) {
+      try {
+        result = await deps.db.transaction(async (tx) => {
+          const stored = await storePrepared(tx, prepared);
+          await also?.(tx, stored);
+          return stored;
+        });
+      } catch (err) {
+        // Each lost race means another delivery committed one of the rows this one needs (the
+        // message, or the task of one channel), so the next attempt sees it: at most 1 + channels.
+        // A failed statement's parameters hold the message itself: never passed on to a log.
+        if (!(err instanceof RaceLost) || attempt > prepared.channels.length) throw withoutParameters(err);
+      }
+    }
+    announce(deps, prepared, result);
+    return result;
+  } finally {
+    if (prepared.parsed) await discardParsed(prepared.parsed);
+  }
+}
+
+/** One message of a batch: its bytes and where it came from (as for `ingest`). */
+export interface BatchItem {
+  raw: RawMessage;
+  source: Source;
+}
+
+/**
+ * Ingests several messages in one transaction, each in a savepoint of its own: one flush to
+ * disk for the whole batch, and a message whose statements fail is rolled back alone (its
+ * error is its result) while the others commit. The inbound queue uses it for its backlog.
+ * Otherwise as `ingest` (parse, dedupe, route, one task per channel).
+ * @param items the messages, in the order they should get their ids
+ * @returns per item (same order) its IngestResult, or the Error that kept it from being stored;
+ *   nothing of the batch is stored when the commit itself fails (then every item has that error)
+ */
+export async function ingestBatch(deps: IngestDeps, items: BatchItem[]): Promise<(IngestResult | Error)[]> {
+  const outcomes: (IngestResult | Error)[] = [];
+  const prepared: (Prepared | null)[] = [];
+  for (const item of items) {
+    try {
+      prepared.push(await prepare(deps, item.raw, item.source));
+    } catch (err) {
+      prepared.push(null);
+      outcomes[prepared.length - 1] = err as Error;
+    }
+  }
+  try {
+    const stored = await deps.db.transaction(async (tx) => {
+      const results: (IngestResult | Error | undefined)[] = [];
+      for (const [i, p] of prepared.entries()) {
+        if (!p) continue;
+        try {
+          results[i] = await tx.transaction((savepoint) => storePrepared(savepoint, p));
+        } catch (err) {
+          // a lost race included: the queue retries this one on its own, where `ingest` handles it
+          results[i] = withoutParameters(err) as Error;
+        }
+      }
+      return results;
+    });
+    for (const [i, p] of prepared.entries()) {
+      const r = stored[i];
+      if (!p || r === undefined) continue;
+      outcomes[i] = r;
+      if (!(r instanceof Error)) announce(deps, p, r);
+    }
+  } catch (err) {
+    const e = withoutParameters(err) as Error;
+    for (const [i, p] of prepared.entries()) if (p) outcomes[i] = e;
+  } finally {
+    for (const p of prepared) if (p?.parsed) await discardParsed(p.parsed);
+  }
+  return outcomes;
+}
+
+/** A message parsed and made storable, ready for its transaction. */
+interface Prepared {
+  raw: RawMessage;
+  source: Source;
+  channels: Channel[];
+  key: string;
+  parsed: ParsedMessage | null;
+  parseError: string | null;
+}
+
+/**
+ * Parses a message outside any transaction and computes its fingerprint; a message mailparser
+ * cannot read gets `parseError` instead. Text the database cannot hold is cleaned and flagged.
+ * @throws when `source.channels` is empty; I/O errors reading `raw` or the temporary directory
+ */
+async function prepare(deps: IngestDeps, raw: RawMessage, source: Source): Promise<Prepared> {
   if (source.channels.length === 0) throw new Error('ingest: source has no channel');
   const channels = [...new Set(source.channels)];
   let parsed: ParsedMessage | null = null;
@@ -85,45 +180,36 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source, 
   try {
     // nothing is refused for its content: text the database cannot hold is cleaned and flagged
     const cleaned = storableDelivery(parsed, parseError, source);
-    parsed = cleaned.parsed;
-    parseError = cleaned.parseError;
-    source = cleaned.source;
-    let result: IngestResult | undefined;
-    for (let attempt = 0; !result; attempt++) {
-      try {
-        result = await deps.db.transaction(async (tx) => {
-          const stored = await store(tx, raw, source, channels, key, parsed, parseError);
-          await also?.(tx, stored);
-          return stored;
-        });
-      } catch (err) {
-        // Each lost race means another delivery committed one of the rows this one needs (the
-        // message, or the task of one channel), so the next attempt sees it: at most 1 + channels.
-        // A failed statement's parameters hold the message itself: never passed on to a log.
-        if (!(err instanceof RaceLost) || attempt > channels.length) throw withoutParameters(err);
-      }
-    }
-    deps.log?.info(
-      {
-        messageId: result.messageId,
-        duplicate: result.duplicate,
-        size: raw.size,
-        source: source.kind,
-        tasks: result.tasks.map((t) => `${t.id}:${t.channel}:${t.status}`),
-        parseError: result.parseError ?? undefined,
-      },
-      result.duplicate ? 'redelivery recognised' : 'message stored',
-    );
-    deps.events?.emit('message.stored', {
+    return { raw, source: cleaned.source, channels, key, parsed: cleaned.parsed, parseError: cleaned.parseError };
+  } catch (err) {
+    if (parsed) await discardParsed(parsed);
+    throw err;
+  }
+}
+
+function storePrepared(tx: Tx, p: Prepared): Promise<IngestResult> {
+  return store(tx, p.raw, p.source, p.channels, p.key, p.parsed, p.parseError);
+}
+
+/** After the commit: the log line and the `message.stored` event. */
+function announce(deps: IngestDeps, p: Prepared, result: IngestResult) {
+  deps.log?.info(
+    {
       messageId: result.messageId,
       duplicate: result.duplicate,
-      taskIds: result.tasks.filter((t) => t.created).map((t) => t.id),
-      channels,
-    });
-    return result;
-  } finally {
-    if (parsed) await discardParsed(parsed);
-  }
+      size: p.raw.size,
+      source: p.source.kind,
+      tasks: result.tasks.map((t) => `${t.id}:${t.channel}:${t.status}`),
+      parseError: result.parseError ?? undefined,
+    },
+    result.duplicate ? 'redelivery recognised' : 'message stored',
+  );
+  deps.events?.emit('message.stored', {
+    messageId: result.messageId,
+    duplicate: result.duplicate,
+    taskIds: result.tasks.filter((t) => t.created).map((t) => t.id),
+    channels: p.channels,
+  });
 }
 
 /**

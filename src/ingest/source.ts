@@ -15,6 +15,8 @@ export interface SmtpSource {
   envelope: { mailFrom: string; rcptTo: string[] };
   tls: { protocol: string; cipher: string } | null;
   authUser: string | null;
+  /** Id of the message in the inbound queue (DATA_DIR/queue), named in the `250` reply; absent on receipts from before the queue. */
+  queueId?: string;
 }
 
 export interface ImapSource {

@@ -1,4 +1,5 @@
 import type { AppContext } from '../context.js';
+import type { QueueStats } from '../ingest/queue.js';
 import * as repo from '../db/repositories/dashboard.js';
 import { CHANNELS, type Channel } from '../db/schema.js';
 import { listInboundAddresses } from './addresses.js';
@@ -39,6 +40,8 @@ export interface DashboardModel {
   /** open and unassigned */
   openTotal: number;
   byActivity: { name: string; count: number }[];
+  /** the inbound queue (accepted by SMTP, not yet ingested); null when no receiver runs in this process */
+  queue: QueueStats | null;
 }
 
 /**
@@ -95,5 +98,6 @@ export async function dashboard(ctx: AppContext, now = new Date(), pollSeconds =
     unassigned: counts.filter((r) => r.status === 'unassigned').reduce((n, r) => n + Number(r.n), 0),
     openTotal: counts.reduce((n, r) => n + Number(r.n), 0),
     byActivity: [...byName].map(([name, count]) => ({ name, count })),
+    queue: ctx.queue?.stats() ?? null,
   };
 }

@@ -62,7 +62,8 @@ export function createApp(ctx: AppContext): Hono {
   app.get('/healthz', async (c) => {
     try {
       await ping(db);
-      return c.json({ status: 'ok', database: ctx.database.kind });
+      // the inbound queue: messages acknowledged by SMTP and not yet tasks (figures only, no mail data)
+      return c.json({ status: 'ok', database: ctx.database.kind, ...(ctx.queue ? { queue: ctx.queue.stats() } : {}) });
     } catch {
       return c.json({ status: 'error', database: 'unreachable' }, 503);
     }

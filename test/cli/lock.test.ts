@@ -197,7 +197,10 @@ describe('serve and the data-directory lock (embedded PGlite)', () => {
     const smtpPort = portOf(line.smtp);
     assert.ok(smtpPort > 0 && httpPort > 0 && smtpPort !== httpPort);
     assert.match(await smtpGreeting(smtpPort), /^220[ -]/);
-    assert.deepEqual(await healthz(httpPort), { status: 200, body: { status: 'ok', database: 'pglite' } });
+    assert.deepEqual(await healthz(httpPort), {
+      status: 200,
+      body: { status: 'ok', database: 'pglite', queue: { depth: 0, oldestSeconds: 0, latencyP95Ms: null, retrying: 0 } },
+    });
     assert.ok(existsSync(lockDir(dataDir)), 'the running gateway holds <DATA_DIR>/gateway.lock');
   });
 

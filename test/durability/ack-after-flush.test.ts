@@ -15,9 +15,9 @@ import { startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
 import { childrenOf, serve, stop, type Served } from '../helpers/serve.js';
 import { dataPayload, describeRun, expectReply, runCli, Smtp, waitFor } from '../smtp-dialogues/lib.js';
-import { attachStrace, flushedBefore, isSocket, parseTrace, socketWrite, straceArgs, type Syscall } from './strace.js';
+import { attachStrace, flushedBefore, isFlush, isSocket, parseRenames, parseTrace, socketWrite, straceArgs, type Rename, type Syscall } from './strace.js';
 
-const CALLS = ['write', 'pwrite64', 'writev', 'sendto', 'sendmsg', 'fsync', 'fdatasync'];
+const CALLS = ['write', 'pwrite64', 'writev', 'sendto', 'sendmsg', 'fsync', 'fdatasync', 'rename', 'renameat', 'renameat2'];
 const SCAN = 'scan@agency.example';
 
 /** A small message (no TOAST compression on PostgreSQL: the marker reaches the WAL literally). */
@@ -55,6 +55,7 @@ describe(`acknowledgements follow a flush to disk (${driver}, strace)`, () => {
   const marker = (what: string) => `durable-${what}-${randomBytes(6).toString('hex')}`;
   const markers = { smtp: marker('smtp'), imap: marker('imap'), pop3: marker('pop3') };
   let calls: Syscall[] = [];
+  let renames: Rename[] = [];
 
   before(async () => {
     dovecot = await startDovecot({ users: [{ user: 'imapuser', password: 'pw-imap' }, { user: 'popuser', password: 'pw-pop' }] });
@@ -106,6 +107,7 @@ describe(`acknowledgements follow a flush to disk (${driver}, strace)`, () => {
     await stop(gateway);
     await serverStrace?.stop();
     calls = parseTrace(gatewayTrace);
+    renames = parseRenames(gatewayTrace);
     if (driver === 'postgres') calls = [...calls, ...parseTrace(serverTrace)].sort((a, b) => a.start - b.start);
   });
   after(async () => {
@@ -122,6 +124,22 @@ describe(`acknowledgements follow a flush to disk (${driver}, strace)`, () => {
     const ack = socketWrite(calls, '250 2.0.0', data.start);
     assert.ok(ack, 'the 250 reply is in the trace');
     assert.equal(flushedBefore(calls, markers.smtp, ack), null);
+  });
+
+  test('SMTP: the flushed file is renamed into queue/new, and that directory is flushed, before 250', () => {
+    const data = socketWrite(calls, '354 ')!;
+    const ack = socketWrite(calls, '250 2.0.0', data.start)!;
+    // the reply names the queue id, which is the file's name (ingest/queue-files.ts)
+    const id = /queued as ([0-9a-z]+)/.exec(ack.args)?.[1];
+    assert.ok(id, `the 250 names the queue id: ${ack.args.slice(0, 120)}`);
+    const write = calls.filter((c) => !isSocket(c) && c.args.includes(markers.smtp) && c.start < ack.start).at(-1);
+    assert.ok(write, 'the marker is written to a file');
+    assert.ok(write.target.endsWith(`/queue/tmp/${id}`), `written to queue/tmp/${id}, not ${write.target}`);
+    const rename = renames.find((r) => r.from.endsWith(`/queue/tmp/${id}`) && r.to.endsWith(`/queue/new/${id}`));
+    assert.ok(rename, 'the file is renamed from queue/tmp into queue/new');
+    assert.ok(rename.start >= write.end && rename.end <= ack.start, 'the rename comes after the write and before the 250');
+    const dirFlush = calls.find((c) => isFlush(c) && /\/queue\/new$/.test(c.target) && c.start >= rename.end && c.end <= ack.start);
+    assert.ok(dirFlush, 'queue/new is flushed after the rename and before the 250 (the directory entry is on disk)');
   });
 
   test('IMAP: the message is flushed before \\Seen is stored on the server', () => {

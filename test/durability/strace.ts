@@ -59,6 +59,31 @@ export function parseTrace(file: string): Syscall[] {
   return calls.sort((a, b) => a.start - b.start);
 }
 
+/** A traced rename(2)/renameat(2)/renameat2(2) that succeeded. */
+export interface Rename {
+  pid: number;
+  from: string;
+  to: string;
+  start: number;
+  end: number;
+}
+
+const RENAME = /^(\d+)\s+(\d+\.\d+)\s+(?:rename|renameat|renameat2)\((.*)\)\s*=\s*0\s*<(\d+\.\d+)>\s*$/;
+
+/** The successful renames in an strace output file (paths as strace quotes them: the first and the last quoted argument). */
+export function parseRenames(file: string): Rename[] {
+  const renames: Rename[] = [];
+  for (const line of readFileSync(file, 'latin1').split('\n')) {
+    const m = RENAME.exec(line);
+    if (!m) continue;
+    const paths = [...m[3]!.matchAll(/"([^"]*)"/g)].map((q) => q[1]!);
+    if (paths.length < 2) continue;
+    const start = Number(m[2]);
+    renames.push({ pid: Number(m[1]), from: paths[0]!, to: paths.at(-1)!, start, end: start + Number(m[4]) });
+  }
+  return renames;
+}
+
 export const isSocket = (s: Syscall) => /^(socket|TCP|TCPv6|UNIX):\[/.test(s.target);
 const WRITES = new Set(['write', 'pwrite64', 'writev', 'pwritev', 'pwritev2', 'sendto', 'sendmsg']);
 const FLUSHES = new Set(['fsync', 'fdatasync']);

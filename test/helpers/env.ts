@@ -10,6 +10,27 @@ import { startGateway, type Gateway } from '../../src/gateway.js';
 import { createLogger } from '../../src/log.js';
 import { ensureSeed } from '../../src/services/settings.js';
 
+/** Gateways started in this test process (testGateway, dialogueGateway), for queuesDrained(). */
+const runningGateways = new Set<Gateway>();
+
+/** Registers an in-process gateway for queuesDrained(); returns a function that unregisters it. */
+export function trackGateway(gateway: Gateway): () => void {
+  runningGateways.add(gateway);
+  return () => runningGateways.delete(gateway);
+}
+
+/**
+ * Resolves when every in-process gateway's inbound queue has committed what SMTP accepted: a
+ * `250` now means "on disk in the queue", the task follows (ingest/queue.ts). Test clients call
+ * it after a `250 … queued as …` before they look into the database.
+ */
+export async function queuesDrained(): Promise<void> {
+  await Promise.all([...runningGateways].map((g) => g.ctx.queue?.drained()));
+}
+
+/** True for the reply the receiver gives once a message is in the inbound queue. */
+export const isQueuedReply = (code: number, text: string) => code === 250 && /\bqueued as [0-9a-z]+/.test(text);
+
 /** The suite's driver: PostgreSQL when DATABASE_URL is set (CI's second run), else PGlite. */
 export const driver = process.env.DATABASE_URL ? 'postgres' : 'pglite';
 
@@ -93,11 +114,13 @@ export async function testGateway(env: Record<string, string> = {}): Promise<{ g
     drop = fresh.drop;
   }
   const gateway = await startGateway(testConfig(tmp.dir, extra), createLogger('silent'));
+  const untrack = trackGateway(gateway);
   return {
     gateway,
     dataDir: tmp.dir,
     databaseUrl: extra.DATABASE_URL,
     async close() {
+      untrack();
       await gateway.stop();
       await drop();
       tmp.cleanup();

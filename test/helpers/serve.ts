@@ -95,3 +95,20 @@ export async function stop(s: Served): Promise<void> {
     await s.exited;
   }
 }
+
+/**
+ * Resolves once the served gateway's inbound queue is empty (`/healthz` reports `queue.depth`
+ * 0): every message it answered `250` for is committed, the replay at start included.
+ * @throws after `timeoutMs` (milliseconds)
+ */
+export async function queueDrained(s: Served, timeoutMs = 30_000): Promise<void> {
+  const started = Date.now();
+  for (;;) {
+    const r = await fetch(`http://127.0.0.1:${s.httpPort}/healthz`);
+    const body = (await r.json()) as { queue?: { depth: number } };
+    if (!body.queue) throw new Error(`/healthz has no queue: ${JSON.stringify(body)}`);
+    if (body.queue.depth === 0) return;
+    if (Date.now() - started > timeoutMs) throw new Error(`the inbound queue still holds ${body.queue.depth} message(s) after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

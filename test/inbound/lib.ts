@@ -13,6 +13,7 @@ import type { Db } from '../../src/db/client.js';
 import { attachment, message, receipt, task } from '../../src/db/schema.js';
 import { addInboundAddress } from '../../src/services/addresses.js';
 import { addMapping, addStaff } from '../../src/services/staff.js';
+import { isQueuedReply, queuesDrained } from '../helpers/env.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURES = path.resolve(here, '../fixtures');
@@ -83,6 +84,7 @@ export async function sendRaw(port: number, envelope: { from: string; to: string
   try {
     const info = await transport.sendMail({ envelope, raw });
     const response = String(info.response ?? '');
+    if (isQueuedReply(Number(response.slice(0, 3)), response)) await queuesDrained();
     return {
       ok: true,
       code: Number(response.slice(0, 3)),
@@ -170,8 +172,14 @@ export class SmtpDialogue {
     }
   }
 
-  /** The next complete reply. */
-  next(): Promise<Reply> {
+  /** The next complete reply; after a `250 … queued as …`, once the in-process queues are drained. */
+  async next(): Promise<Reply> {
+    const reply = await this.nextReply();
+    if (isQueuedReply(reply.code, reply.text)) await queuesDrained();
+    return reply;
+  }
+
+  private nextReply(): Promise<Reply> {
     const r = this.replies.shift();
     if (r) return Promise.resolve(r);
     if (this.ended) return Promise.reject(new Error('connection closed'));

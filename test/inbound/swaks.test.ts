@@ -28,6 +28,7 @@ import {
   STAFF_LOGIN,
   TAUOFFICE,
 } from './lib.js';
+import { swaks as runSwaks } from '../smtp-dialogues/lib.js';
 
 const run = promisify(execFile);
 
@@ -44,7 +45,7 @@ async function runProgram(file: string, args: string[], opts: { cwd?: string; en
 
 /** swaks against the gateway; `args` add to the server option. */
 function swaks(port: number, args: string[]) {
-  return runProgram('swaks', ['--server', `127.0.0.1:${port}`, '--timeout', '60', ...args]);
+  return runSwaks(['--server', `127.0.0.1:${port}`, '--timeout', '60', ...args], { timeoutMs: 90_000 });
 }
 
 /** The server's reply to the end of DATA in a swaks transcript (` -> .` then `<-  250 …`). */

@@ -29,6 +29,7 @@ import {
   messageBySha,
   sha256,
   type Run,
+  swaks as runSwaks,
 } from './lib.js';
 
 const SCAN = 'scan@agency.example';
@@ -61,9 +62,7 @@ const OK = { enhanced: ['2.7.0'] };
 const INVALID = { enhanced: ['5.7.8'], required: true };
 const ENCRYPTION_REQUIRED = { enhanced: ['5.7.11'] };
 
-function swaks(args: string[]): Promise<Run> {
-  return run('swaks', ['--server', '127.0.0.1', '--timeout', '20', '--hide-informational', ...args], { timeoutMs: 40_000 });
-}
+const swaks = (args: string[]): Promise<Run> => runSwaks(['--server', '127.0.0.1', '--hide-informational', ...args]);
 /** Reply lines swaks printed (`<-` before TLS, `<~` after, `<**`/`<~*` for errors), e.g. `235 …`. */
 const swaksReplies = (out: string) => out.split('\n').filter((l) => /^\s*<[-~*]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[-~*]+\s+/, ''));
 

@@ -20,7 +20,7 @@ import type { SmtpSource } from '../../src/ingest/source.js';
 import { showMessage } from '../../src/services/messages.js';
 import { startGateway, type Gateway } from '../../src/gateway.js';
 import { pino } from 'pino';
-import { driver, freshPostgresDatabase, tempDir, testConfig } from '../helpers/env.js';
+import { driver, freshPostgresDatabase, isQueuedReply, queuesDrained, tempDir, testConfig, trackGateway } from '../helpers/env.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -124,8 +124,18 @@ export class Smtp {
     }
   }
 
-  /** The next complete reply; rejects with ConnectionClosed, or after `timeoutMs`. */
-  next(timeoutMs = 20_000): Promise<Reply> {
+  /**
+   * The next complete reply; rejects with ConnectionClosed, or after `timeoutMs`. After a
+   * `250 … queued as …` it resolves once the in-process gateways' queues are drained, so that
+   * the message is in the database when the test looks.
+   */
+  async next(timeoutMs = 20_000): Promise<Reply> {
+    const reply = await this.nextReply(timeoutMs);
+    if (isQueuedReply(reply.code, reply.raw)) await queuesDrained();
+    return reply;
+  }
+
+  private nextReply(timeoutMs: number): Promise<Reply> {
     const r = this.replies.shift();
     if (r) return Promise.resolve(r);
     if (this.closedFlag) return Promise.reject(new ConnectionClosed(this.pending.join('\n')));
@@ -345,6 +355,7 @@ export async function dialogueGateway(
     throw err;
   }
   let closed = false;
+  const untrack = trackGateway(gateway);
   return {
     gateway,
     dataDir: tmp.dir,
@@ -353,6 +364,7 @@ export async function dialogueGateway(
     async close() {
       if (closed) return;
       closed = true;
+      untrack();
       await gateway.stop();
       await drop();
       tmp.cleanup();
@@ -461,6 +473,17 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
       resolve({ code, signal, stdout: bytes.toString('utf8'), stdoutBytes: bytes, stderr: Buffer.concat(err).toString('utf8') });
     });
   });
+}
+
+/**
+ * Runs `swaks` (Debian) with `args` (the server included); never throws for a non-zero exit.
+ * When its transcript shows a `250 … queued as …`, resolves once the in-process gateways'
+ * inbound queues are drained, so that the message is in the database when the test looks.
+ */
+export async function swaks(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<Run> {
+  const r = await run('swaks', ['--timeout', '20', ...args], { stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 40_000 });
+  if (/\b250 .*queued as [0-9a-z]+/.test(r.stdout + r.stderr)) await queuesDrained();
+  return r;
 }
 
 /**

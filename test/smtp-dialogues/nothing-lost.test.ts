@@ -9,7 +9,7 @@ import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { addInboundAddress } from '../../src/services/addresses.js';
 import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
-import { serve, stop, type Served } from '../helpers/serve.js';
+import { queueDrained, serve, stop, type Served } from '../helpers/serve.js';
 import {
   cliEnv,
   countRows,
@@ -31,13 +31,17 @@ import {
 const SCAN = 'scan@agency.example';
 type G = Awaited<ReturnType<typeof dialogueGateway>>;
 
-/** Files in the spool directory that hold message bytes (`*.eml`), if the directory exists. */
+/** Files of the inbound queue (DATA_DIR/queue: `tmp/` while being received, `new/` once complete). */
 function spooledMessages(dataDir: string): string[] {
-  try {
-    return readdirSync(path.join(dataDir, 'spool')).filter((f) => f.endsWith('.eml'));
-  } catch {
-    return [];
+  const files: string[] = [];
+  for (const sub of ['tmp', 'new']) {
+    try {
+      files.push(...readdirSync(path.join(dataDir, 'queue', sub)).map((f) => `${sub}/${f}`));
+    } catch {
+      // not there yet
+    }
   }
+  return files;
 }
 
 describe(`a connection dropped during DATA stores nothing (${driver})`, () => {
@@ -49,8 +53,8 @@ describe(`a connection dropped during DATA stores nothing (${driver})`, () => {
   after(() => g?.close());
 
   for (const [what, size] of [
-    ['a small message (spooled in memory)', 2_000],
-    ['a 3 MB scan (spooled to a file)', 3 * 1024 * 1024],
+    ['a small message', 2_000],
+    ['a 3 MB scan (partly written to the queue)', 3 * 1024 * 1024],
   ] as const) {
     test(`${what}: socket destroyed mid-DATA → no message, no receipt, no task, no spool file; log line; next delivery 250`, async () => {
       const before = await countRows(g.db);
@@ -64,8 +68,8 @@ describe(`a connection dropped during DATA stores nothing (${driver})`, () => {
       const body = Buffer.from(`From: scanner@agency.example\r\nSubject: cut off\r\n\r\n${line.repeat(Math.ceil(size / line.length))}`, 'latin1');
       smtp.write(body);
       if (size > 1024 * 1024) {
-        // past MEMORY_SPOOL_BYTES the receiver writes a spool file: drop the connection while it exists
-        await waitFor(() => spooledMessages(g.dataDir).length > 0, 15_000, 'a spool file for the large message');
+        // the receiver writes a large message into queue/tmp as it comes: drop the connection while that file exists
+        await waitFor(() => spooledMessages(g.dataDir).length > 0, 15_000, 'a queue file for the large message');
       } else {
         await new Promise((r) => setTimeout(r, 500));
       }
@@ -144,6 +148,7 @@ describe(`crash test: kill -9 right after 250 (${driver}, gateway as a child pro
     // 2. restart on the same data: the message and its task are there
     const second = await serve(env);
     running.push(second);
+    await queueDrained(second);
     const found = (await tasks()).filter((t) => t.subject === 'Scan crash-1');
     assert.equal(found.length, 1, `one task for the scan: ${JSON.stringify(found)}`);
     assert.equal(found[0]!.channel, 'scanner');
@@ -167,6 +172,7 @@ describe(`crash test: kill -9 right after 250 (${driver}, gateway as a child pro
 
     const third = await serve(env);
     running.push(third);
+    await queueDrained(third);
     const after = await tasks();
     assert.equal(after.filter((t) => t.subject === 'Scan crash-2').length, 0, 'the cut-off scan is not stored');
     assert.equal(after.filter((t) => t.subject === 'Scan crash-1').length, 1, 'the first scan is still there');
@@ -179,6 +185,7 @@ describe(`crash test: kill -9 right after 250 (${driver}, gateway as a child pro
     } finally {
       await again.quit();
     }
+    await queueDrained(third);
     assert.equal((await tasks()).filter((t) => t.subject === 'Scan crash-2').length, 1);
     await stop(third);
   });

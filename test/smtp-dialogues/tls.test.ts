@@ -29,6 +29,7 @@ import {
   smtpSourceOf,
   transaction,
   type Run,
+  swaks as runSwaks,
 } from './lib.js';
 
 const SCAN = 'scan@agency.example';
@@ -82,9 +83,7 @@ function opensslSession(args: string[], lines: string[]): Promise<Run> {
   });
 }
 
-function swaks(args: string[], stdin?: string): Promise<Run> {
-  return run('swaks', ['--server', '127.0.0.1', '--timeout', '20', '--hide-informational', ...args], { stdin, timeoutMs: 40_000 });
-}
+const swaks = (args: string[], stdin?: string): Promise<Run> => runSwaks(['--server', '127.0.0.1', '--hide-informational', ...args], { stdin });
 
 /** Reply lines swaks printed (`<-` before TLS, `<~` after, `<**`/`<~*` for errors), e.g. `235 …`. */
 const swaksReplies = (out: string) => out.split('\n').filter((l) => /^\s*<[-~*]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[-~*]+\s+/, ''));

@@ -57,6 +57,29 @@ export function DashboardPanel({ view, model }: { view: View; model: DashboardMo
           </table>
         )}
       </section>
+      {model.queue && (
+        <section aria-labelledby="queue-h">
+          <h2 id="queue-h">{t.queue}</h2>
+          <dl class="figures">
+            <div>
+              <dt>{t.queueDepth}</dt>
+              <dd data-testid="queue-depth">
+                {model.queue.depth}
+                {model.queue.depth > 0 && ` (${t.queueOldest(model.queue.oldestSeconds)})`}
+              </dd>
+            </div>
+            <div>
+              <dt>{t.queueLatency}</dt>
+              <dd data-testid="queue-latency">{model.queue.latencyP95Ms === null ? t.queueLatencyNone : `${model.queue.latencyP95Ms} ms`}</dd>
+            </div>
+          </dl>
+          {model.queue.retrying > 0 && (
+            <p class="warn" role="status">
+              {t.queueRetrying(model.queue.retrying)}
+            </p>
+          )}
+        </section>
+      )}
       <div class="channels">
         {model.channels.map((ch) => (
           <section class="card" aria-labelledby={`ch-${ch.channel}`} data-testid={`channel-${ch.channel}`}>

@@ -97,6 +97,12 @@ export const de = {
     activity: 'Tätigkeit',
     count: 'Anzahl',
     noOpenTasks: 'Keine offenen Vorgänge.',
+    queue: 'Eingangswarteschlange',
+    queueDepth: 'Angenommen, noch nicht als Vorgang angelegt',
+    queueOldest: (seconds: number) => `älteste seit ${seconds} s`,
+    queueLatency: 'Zeit von der Annahme (250) bis zum Vorgang, 95 %',
+    queueLatencyNone: 'noch keine Messung',
+    queueRetrying: (n: number) => `Warnung: ${n} Nachricht(en) konnten nicht gespeichert werden und werden erneut versucht (siehe Protokoll).`,
   },
   myTasks: {
     title: 'Meine Vorgänge',

@@ -94,6 +94,12 @@ export const en: Messages = {
     activity: 'Activity type',
     count: 'Count',
     noOpenTasks: 'No open tasks.',
+    queue: 'Inbound queue',
+    queueDepth: 'Accepted, not yet a task',
+    queueOldest: (seconds) => `oldest for ${seconds} s`,
+    queueLatency: 'Time from acceptance (250) to task, 95th percentile',
+    queueLatencyNone: 'not measured yet',
+    queueRetrying: (n) => `Warning: ${n} message(s) could not be stored and are being retried (see the log).`,
   },
   myTasks: {
     title: 'My tasks',

@@ -80,3 +80,22 @@ export async function getAttachment(db: Db, id: number) {
   const [row] = await db.select().from(attachment).where(eq(attachment.id, id));
   return row ?? null;
 }
+
+/**
+ * Which of the given inbound-queue ids (SmtpSource.queueId) already have a receipt: their
+ * message was committed before a crash took away the removal of the queue file.
+ * @param queueIds ids as in DATA_DIR/queue/new
+ * @returns the subset that is stored
+ */
+export async function queueIdsStored(db: Db, queueIds: string[]): Promise<Set<string>> {
+  const stored = new Set<string>();
+  for (let i = 0; i < queueIds.length; i += 1000) {
+    const slice = queueIds.slice(i, i + 1000);
+    const rows = await db
+      .select({ id: sql<string>`${receipt.source}->>'queueId'` })
+      .from(receipt)
+      .where(and(eq(receipt.sourceKind, 'smtp'), sql`${receipt.source}->>'queueId' in (${sql.join(slice.map((q) => sql`${q}`), sql`, `)})`));
+    for (const r of rows) stored.add(r.id);
+  }
+  return stored;
+}

@@ -5,8 +5,7 @@ import type { Logger } from 'pino';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions, type SMTPServerSession } from 'smtp-server';
 import { addressInNetworks, ConfigError, type Config } from '../../config.js';
 import type { Channel } from '../../db/schema.js';
-import type { IngestResult } from '../../ingest/ingest.js';
-import { spool, SizeLimitError, type RawMessage } from '../../ingest/raw.js';
+import { SizeLimitError } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
 import { installSmtpServerCompat } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
@@ -31,14 +30,16 @@ export interface ReceiverDeps {
   config: ReceiverConfig;
   /** Certificate for STARTTLS and the implicit-TLS port; null → no TLS offered. */
   tls: TlsMaterial | null;
-  spoolDir: string;
   log: Logger;
   /** Channel bound to a lower-cased inbound address, or null. */
   lookupRecipient(address: string): Promise<Channel | null>;
   /** Checks device credentials; resolves to the device name, or null when they are wrong. */
   authenticate(user: string, password: string): Promise<string | null>;
-  /** The ingest pipeline; resolves after the commit. */
-  ingest(raw: RawMessage, source: SmtpSource): Promise<IngestResult>;
+  /**
+   * The inbound queue (ingest/queue.ts): resolves with the queue id once the message is on disk.
+   * @throws SizeLimitError past `maxBytes`; the stream's error when the client went away
+   */
+  accept(stream: Readable, source: SmtpSource, maxBytes: number): Promise<string>;
 }
 
 export interface Receiver {
@@ -69,8 +70,9 @@ const TEMPORARY = '4.3.0 Temporary failure, please try again later';
  * - AUTH PLAIN/LOGIN for device accounts (RFC 4954), refused without TLS (`538`) unless
  *   SMTP_AUTH_ALLOW_CLEARTEXT; required when SMTP_AUTH=required (`530`);
  * - sloppy but harmless device dialogues accepted: HELO without a name, `MAIL FROM:<dev.@x>`;
- * - `250` only after `ingest()` committed (`451 4.3.0` when it could not); a connection that
- *   drops during DATA stores nothing. No reverse-DNS lookups.
+ * - `250` only once the message is on disk in the inbound queue (`451 4.3.0` when it could not
+ *   be written); ingest follows from there. A connection that drops during DATA stores nothing.
+ *   No reverse-DNS lookups.
  */
 export function createReceiver(deps: ReceiverDeps): Receiver {
   installSmtpServerCompat();
@@ -228,8 +230,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     observed.on('data', (chunk: Buffer) => {
       arm();
       if (!state.bareLf) {
-        for (let i = 0; i < chunk.length; i++) {
-          if (chunk[i] === 0x0a && (i === 0 ? state.previous : chunk[i - 1]) !== 0x0d) {
+        // from line feed to line feed with the native search (a byte loop in JS cost ~0.2 ms per 100 KB)
+        for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
+          if ((i === 0 ? state.previous : chunk[i - 1]) !== 0x0d) {
             state.bareLf = true;
             break;
           }
@@ -244,22 +247,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
 
   async function receive(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
     const watch = watchData(stream, session);
-    let raw: RawMessage;
-    try {
-      raw = await spool(stream, deps.spoolDir, maxBytes);
-    } catch (err) {
-      if (err instanceof SizeLimitError || stream.sizeExceeded) {
-        log.info({ session: session.id, limit: maxBytes }, 'message refused: over the size limit');
-        throw reply(552, `5.3.4 Message exceeds the size limit of ${maxBytes} bytes`);
-      }
-      if (watch.timedOut) {
-        closeConnection(session.id, 451, `4.4.2 Timeout waiting for data${watch.bareLf ? '; end DATA with CRLF.CRLF, not bare LF' : ''}`);
-        throw reply(451, '4.4.2 Timeout waiting for data');
-      }
-      // the connection dropped during DATA: nothing is stored, the device will send again
-      log.info({ session: session.id, peer: session.remoteAddress }, 'connection lost during DATA; nothing stored');
-      throw reply(451, TEMPORARY);
-    }
+    let source: SmtpSource;
     try {
       const rcptTo = session.envelope.rcptTo.map((r) => r.address);
       const channels: Channel[] = [];
@@ -268,7 +256,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         const c = accepted?.get(r) ?? (await channelForRecipient(r, deps.lookupRecipient));
         if (c && !channels.includes(c)) channels.push(c);
       }
-      const source: SmtpSource = {
+      source = {
         kind: 'smtp',
         channels,
         sessionId: session.id,
@@ -278,13 +266,31 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         tls: session.tlsOptions ? { protocol: tlsProtocols.get(session.id) || (session.tlsOptions.version ?? ''), cipher: session.tlsOptions.name } : null,
         authUser: typeof session.user === 'string' ? session.user : null,
       };
-      const result = await deps.ingest(raw, source);
-      return `2.0.0 Ok: ${result.duplicate ? 'already stored as' : 'stored as'} message ${result.messageId}`;
     } catch (err) {
-      log.error({ session: session.id, err: describeError(err) }, 'ingest failed; answering 451 so that the client retries');
+      (stream as Readable).resume();
+      log.error({ session: session.id, err: describeError(err) }, 'recipient lookup failed; answering 451 so that the client retries');
       throw reply(451, TEMPORARY);
-    } finally {
-      await raw.discard();
+    }
+    try {
+      const queueId = await deps.accept(stream, source, maxBytes);
+      return `2.0.0 Ok: queued as ${queueId}`;
+    } catch (err) {
+      if (err instanceof SizeLimitError || stream.sizeExceeded) {
+        log.info({ session: session.id, limit: maxBytes }, 'message refused: over the size limit');
+        throw reply(552, `5.3.4 Message exceeds the size limit of ${maxBytes} bytes`);
+      }
+      if (watch.timedOut) {
+        closeConnection(session.id, 451, `4.4.2 Timeout waiting for data${watch.bareLf ? '; end DATA with CRLF.CRLF, not bare LF' : ''}`);
+        throw reply(451, '4.4.2 Timeout waiting for data');
+      }
+      if (typeof (err as NodeJS.ErrnoException).syscall === 'string') {
+        // a file-system error (disk full, permissions): the message is not kept, the client retries
+        log.error({ session: session.id, err: describeError(err) }, 'the message could not be written to the inbound queue; answering 451 so that the client retries');
+      } else {
+        // the connection dropped during DATA: nothing is stored, the device will send again
+        log.info({ session: session.id, peer: session.remoteAddress }, 'connection lost during DATA; nothing stored');
+      }
+      throw reply(451, TEMPORARY);
     }
   }
 
