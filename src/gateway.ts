@@ -9,6 +9,7 @@ import { createContext, type AppContext } from './context.js';
 import { assertDurable, openDatabase, type Database } from './db/client.js';
 import { bridgeEvents, createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
+import { cachedRecipientLookup } from './inbound/smtp/recipient-cache.js';
 import { openInboundQueue, type InboundQueue } from './ingest/queue.js';
 import { queueIdsStored } from './db/repositories/messages.js';
 import path from 'node:path';
@@ -118,7 +119,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       config,
       tls,
       log: log.child({ component: 'smtp' }),
-      lookupRecipient: (address) => channelOfInboundAddress(ctx.db, address),
+      lookupRecipient: cachedRecipientLookup((address) => channelOfInboundAddress(ctx.db, address)),
       authenticate: (user, password) => authenticateDevice(ctx.db, user, password),
       accept: (stream, source, maxBytes) => inbound.accept(stream, source, maxBytes),
     });
