@@ -22,10 +22,27 @@ const ENV = {
   SMTP_SEND_TIMEOUT_SECONDS: '5',
 };
 
-async function waitState(ctx: AppContext, id: number, state: string, ms = 60_000) {
-  await waitFor(async () => (await getOutbox(ctx.db, id))?.state === state, ms, `outbox ${id} to be ${state}`);
-  return (await getOutbox(ctx.db, id))!;
+type OutboxRow = NonNullable<Awaited<ReturnType<typeof getOutbox>>>;
+
+/**
+ * Waits until one read of outbox message `id` satisfies `check`, and returns that row: the
+ * conditions are judged on one snapshot (two reads could straddle the worker's claim).
+ */
+async function waitRow(ctx: AppContext, id: number, check: (row: OutboxRow) => boolean, what: string, ms = 60_000): Promise<OutboxRow> {
+  let seen: OutboxRow | undefined;
+  await waitFor(
+    async () => {
+      const row = await getOutbox(ctx.db, id);
+      if (row && check(row)) seen = row;
+      return seen !== undefined;
+    },
+    ms,
+    what,
+  );
+  return seen!;
 }
+
+const waitState = (ctx: AppContext, id: number, state: string, ms = 60_000) => waitRow(ctx, id, (r) => r.state === state, `outbox ${id} to be ${state}`, ms);
 
 const mail = (n: string) => ({ to: `Empfänger ${n} <empfaenger${n}@example.org>`, subject: `Bescheid ${n}`, text: `Text ${n}\n` });
 
@@ -65,8 +82,7 @@ describe('outbox: 250, then 451 then 250, then 550', () => {
 
   test('451 then 250: deferred, retried after the backoff, delivered once with the same Message-ID', async () => {
     const queued = await enqueueMessage(env.ctx, OPERATOR, mail('2'));
-    await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts === 1 && (await getOutbox(env.ctx.db, queued.id))!.state === 'queued', 60_000, 'first attempt deferred');
-    const deferred = (await getOutbox(env.ctx.db, queued.id))!;
+    const deferred = await waitRow(env.ctx, queued.id, (r) => r.attempts === 1 && r.state === 'queued', 'first attempt deferred');
     assert.match(deferred.lastReply!, /451 4\.3\.0 Mailbox busy/);
     // first retry after base · 2^0 = 1 s
     assert.ok(deferred.nextAttemptAt.getTime() - deferred.lastAttemptAt!.getTime() >= 900, 'next attempt at least 1 s later');
@@ -134,8 +150,8 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     const worker = await startOutboxWorker(env.ctx);
     try {
       const queued = await enqueueMessage(env.ctx, OPERATOR, mail('6'));
-      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.state === 'queued' && (await getOutbox(env.ctx.db, queued.id))!.attempts === 1, 60_000, 'the first attempt to time out');
-      assert.match((await getOutbox(env.ctx.db, queued.id))!.lastReply!, /^send: no answer from 127\.0\.0\.1:\d+ in time/);
+      const timedOut = await waitRow(env.ctx, queued.id, (r) => r.state === 'queued' && r.attempts === 1, 'the first attempt to time out');
+      assert.match(timedOut.lastReply!, /^send: no answer from 127\.0\.0\.1:\d+ in time/);
       const sent = await waitState(env.ctx, queued.id, 'sent', 60_000);
       assert.equal(sent.attempts, 2);
       assert.equal(server.state.dataCount, 2);
@@ -234,8 +250,7 @@ describe('outbox: temporary failures until OUTBOX_MAX_ATTEMPTS', () => {
     const worker = await startOutboxWorker(env.ctx);
     try {
       const queued = await enqueueMessage(env.ctx, OPERATOR, mail('5'));
-      await waitFor(async () => (await getOutbox(env.ctx.db, queued.id))!.attempts >= 1 && (await getOutbox(env.ctx.db, queued.id))!.state !== 'sending', 60_000, 'first attempt');
-      const row = (await getOutbox(env.ctx.db, queued.id))!;
+      const row = await waitRow(env.ctx, queued.id, (r) => r.attempts >= 1 && r.state !== 'sending', 'first attempt');
       assert.equal(row.state, 'queued');
       assert.match(row.lastReply!, /^connect: cannot connect to 127\.0\.0\.1:\d+: connection refused$/);
     } finally {
