@@ -101,7 +101,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
     } else {
       log.warn('SMTP TLS is off: no certificate configured and SMTP_TLS_SELF_SIGNED=false');
     }
-    queue = await openInboundQueue({
+    const inbound = await openInboundQueue({
       dir: path.join(config.dataDir, 'queue'),
       log: log.child({ component: 'queue' }),
       ingest: ctx.ingest,
@@ -113,8 +113,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       // (1 → 49, 4 → 34 tasks/s).
       concurrency: ctx.database.kind === 'postgres' ? 8 : 1,
     });
-    ctx.queue = queue;
-    const inbound = queue;
+    queue = ctx.queue = inbound;
     receiver = createReceiver({
       config,
       tls,

@@ -29,6 +29,7 @@ import {
   messageBySha,
   sha256,
   type Run,
+  swaksReplies,
   swaks as runSwaks,
 } from './lib.js';
 
@@ -63,8 +64,6 @@ const INVALID = { enhanced: ['5.7.8'], required: true };
 const ENCRYPTION_REQUIRED = { enhanced: ['5.7.11'] };
 
 const swaks = (args: string[]): Promise<Run> => runSwaks(['--server', '127.0.0.1', '--hide-informational', ...args]);
-/** Reply lines swaks printed (`<-` before TLS, `<~` after, `<**`/`<~*` for errors), e.g. `235 …`. */
-const swaksReplies = (out: string) => out.split('\n').filter((l) => /^\s*<[-~*]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[-~*]+\s+/, ''));
 
 describe(`SMTP AUTH, default settings (optional, TLS required for AUTH) (${driver})`, () => {
   let g: G;

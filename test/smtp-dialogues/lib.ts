@@ -482,9 +482,12 @@ export function run(cmd: string, args: string[], opts: { env?: NodeJS.ProcessEnv
  */
 export async function swaks(args: string[], opts: { stdin?: string; timeoutMs?: number } = {}): Promise<Run> {
   const r = await run('swaks', ['--timeout', '20', ...args], { stdin: opts.stdin, timeoutMs: opts.timeoutMs ?? 40_000 });
-  if (/\b250 .*queued as [0-9a-z]+/.test(r.stdout + r.stderr)) await queuesDrained();
+  if (swaksReplies(r.stdout).some((line) => isQueuedReply(Number(line.slice(0, 3)), line))) await queuesDrained();
   return r;
 }
+
+/** Reply lines swaks printed (`<-` before TLS, `<~` after, `<**`/`<~*` for errors), e.g. `235 …`. */
+export const swaksReplies = (out: string) => out.split('\n').filter((l) => /^\s*<[-~*]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[-~*]+\s+/, ''));
 
 /**
  * A child process driven line by line: `expect(re)` waits until its stdout (after what earlier

@@ -29,6 +29,7 @@ import {
   smtpSourceOf,
   transaction,
   type Run,
+  swaksReplies,
   swaks as runSwaks,
 } from './lib.js';
 
@@ -85,8 +86,6 @@ function opensslSession(args: string[], lines: string[]): Promise<Run> {
 
 const swaks = (args: string[], stdin?: string): Promise<Run> => runSwaks(['--server', '127.0.0.1', '--hide-informational', ...args], { stdin });
 
-/** Reply lines swaks printed (`<-` before TLS, `<~` after, `<**`/`<~*` for errors), e.g. `235 …`. */
-const swaksReplies = (out: string) => out.split('\n').filter((l) => /^\s*<[-~*]+\s+\d{3}[ -]/.test(l)).map((l) => l.replace(/^\s*<[-~*]+\s+/, ''));
 
 describe(`TLS with the self-signed default certificate (${driver})`, () => {
   let g: G;
