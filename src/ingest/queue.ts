@@ -8,7 +8,7 @@ import type { SmtpSource } from './source.js';
 
 /** What the dashboard and /healthz show of the inbound queue. */
 export interface QueueStats {
-  /** messages acknowledged (`250`) and not yet committed to the database */
+  /** messages acknowledged (`250`) whose queue file is still there: not yet committed, or committed a moment ago and its file being removed */
   depth: number;
   /** age of the oldest of them in seconds, 0 when empty */
   oldestSeconds: number;
