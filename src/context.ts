@@ -6,7 +6,7 @@ import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
 import type { Events } from './events.js';
-import { ingest, ingestBatch, type AlsoInTransaction, type BatchItem, type IngestResult } from './ingest/ingest.js';
+import { ingest, ingestBatch, type AlsoForBatch, type AlsoInTransaction, type BatchItem, type IngestResult } from './ingest/ingest.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
 import type { InboundQueue } from './ingest/queue.js';
@@ -41,8 +41,8 @@ export interface AppContext {
   queue?: InboundQueue;
   /** `ingest()` bound to this context: the only way any adapter stores a message. */
   ingest(raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult>;
-  /** `ingestBatch()` bound to this context: several messages, one transaction (the inbound queue's backlog). */
-  ingestBatch(items: BatchItem[]): Promise<(IngestResult | Error)[]>;
+  /** `ingestBatch()` bound to this context: several messages, one transaction (the inbound queue's backlog, a poll's batch). */
+  ingestBatch(items: BatchItem[], also?: AlsoForBatch): Promise<(IngestResult | Error)[]>;
 }
 
 export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
@@ -58,7 +58,7 @@ export function createContext(config: Config, database: Database, events: Events
     instanceId: `${hostname()}:${process.pid}:${randomBytes(4).toString('hex')}`,
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source, also) => ingest(deps, raw, source, also),
-    ingestBatch: (items) => ingestBatch(deps, items),
+    ingestBatch: (items, also) => ingestBatch(deps, items, also),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),

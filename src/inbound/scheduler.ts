@@ -21,7 +21,7 @@ export type Watch = (
 export interface Scheduler {
   /** Polls a channel now (one more poll is queued behind a running one). @throws as pollMailbox */
   pollNow(channel: Channel): Promise<PollReport>;
-  /** Stops timers and watches; a running poll stops between two messages. */
+  /** Stops timers and watches; a running poll stops between two batches of messages. */
   stop(): Promise<void>;
 }
 
@@ -62,7 +62,7 @@ function settingsKey(settings: MailboxSettings): string {
  * once when IMAP IDLE reports new mail; with it off, only at start and when asked (`pollNow`).
  * A failed poll is retried with exponential backoff from 30 s up to the interval; a refused login
  * much more slowly (see LOGIN_RETRY_MS), and the IDLE watch waits until a poll logged in again.
- * When a channel's settings change (`mailbox.changed`) a running poll stops between messages and
+ * When a channel's settings change (`mailbox.changed`) a running poll stops between batches and
  * the channel is re-planned: polled at once with auto-import on, not polled with it off.
  * A poll refused because another instance holds the lease is logged and tried again once the
  * lease can have expired.

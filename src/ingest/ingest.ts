@@ -95,18 +95,30 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source, 
 export interface BatchItem {
   raw: RawMessage;
   source: Source;
+  /** more writes of this message's bookkeeping (a POP3 UIDL marked seen), in its own savepoint */
+  also?: AlsoInTransaction;
 }
+
+/**
+ * More writes for a whole batch (a poll's imported count), run in the batch's transaction after
+ * every message had its savepoint; `results` as ingestBatch returns them (an Error: rolled back).
+ */
+export type AlsoForBatch = (tx: Tx, results: (IngestResult | Error)[]) => Promise<void>;
 
 /**
  * Ingests several messages in one transaction, each in a savepoint of its own: one flush to
  * disk for the whole batch, and a message whose statements fail is rolled back alone (its
- * error is its result) while the others commit. The inbound queue uses it for its backlog.
- * Otherwise as `ingest` (parse, dedupe, route, one task per channel).
+ * error is its result) while the others commit. The inbound queue uses it for its backlog, the
+ * IMAP and POP3 adapters for each batch they download. Otherwise as `ingest` (parse, dedupe,
+ * route, one task per channel). A message that lost a race with a concurrent delivery of the
+ * same bytes has that error as its result: retry it alone with `ingest`, which resolves races.
  * @param items the messages, in the order they should get their ids
+ * @param also writes for the whole batch, run last in its transaction (AlsoForBatch)
  * @returns per item (same order) its IngestResult, or the Error that kept it from being stored;
- *   nothing of the batch is stored when the commit itself fails (then every item has that error)
+ *   nothing of the batch is stored when the commit itself (or `also`) fails (then every item has
+ *   that error)
  */
-export async function ingestBatch(deps: IngestDeps, items: BatchItem[]): Promise<(IngestResult | Error)[]> {
+export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: AlsoForBatch): Promise<(IngestResult | Error)[]> {
   const outcomes: (IngestResult | Error)[] = [];
   const prepared: (Prepared | null)[] = [];
   for (const item of items) {
@@ -123,12 +135,18 @@ export async function ingestBatch(deps: IngestDeps, items: BatchItem[]): Promise
       for (const [i, p] of prepared.entries()) {
         if (!p) continue;
         try {
-          results[i] = await tx.transaction((savepoint) => storePrepared(savepoint, p));
+          const item = items[i]!;
+          results[i] = await tx.transaction(async (savepoint) => {
+            const stored = await storePrepared(savepoint, p);
+            await item.also?.(savepoint, stored);
+            return stored;
+          });
         } catch (err) {
-          // a lost race included: the queue retries this one on its own, where `ingest` handles it
+          // a lost race included: the caller retries this one on its own, where `ingest` handles it
           results[i] = withoutParameters(err) as Error;
         }
       }
+      await also?.(tx, items.map((_, i) => results[i] ?? outcomes[i] ?? new Error('not stored')));
       return results;
     });
     for (const [i, p] of prepared.entries()) {

@@ -224,9 +224,9 @@ export class LeaseHeldError extends Error {
 /**
  * Polls the mailbox of a channel once, through the adapter for its protocol, holding the
  * channel's lease so that replicas never poll in parallel (renewed while the poll runs; a poll
- * whose lease was lost stops between messages); records the outcome in its health and counts
+ * whose lease was lost stops between batches); records the outcome in its health and counts
  * each new message as it is committed.
- * @param signal aborting it stops the poll between two messages (shutdown, changed settings)
+ * @param signal aborting it stops the poll between two batches (shutdown, changed settings)
  * @throws NotFoundError (no mailbox), LeaseHeldError, MailboxError (with plain words) on failure
  */
 export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, channel: Channel, signal?: AbortSignal): Promise<PollReport> {
@@ -261,6 +261,12 @@ export async function pollMailbox(ctx: AppContext, adapters: MailboxAdapters, ch
       ctx.ingest(raw, source, async (tx, result) => {
         if (!result.duplicate) await repo.countImported(tx, channel);
         await also?.(tx, result);
+      }),
+    ingestBatch: (items, also) =>
+      ctx.ingestBatch(items, async (tx, results) => {
+        const fresh = results.filter((r) => !(r instanceof Error) && !r.duplicate).length;
+        if (fresh > 0) await repo.countImported(tx, channel, fresh);
+        await also?.(tx, results);
       }),
   };
   try {

@@ -5,9 +5,12 @@
  */
 import { createHash } from 'node:crypto';
 import net from 'node:net';
+import { Readable } from 'node:stream';
 import { count } from 'drizzle-orm';
 import type { AppContext } from '../../src/context.js';
 import { message, mailboxFailure, task } from '../../src/db/schema.js';
+import type { RawMessage } from '../../src/ingest/raw.js';
+import type { Source } from '../../src/ingest/source.js';
 import type { MailboxSettings, PollDeps } from '../../src/inbound/mailbox/types.js';
 import { createLogger } from '../../src/log.js';
 
@@ -70,8 +73,12 @@ export async function storedHashes(ctx: AppContext): Promise<string[]> {
   return rows.map((r) => r.h).sort();
 }
 
-/** A context whose ingest counts its calls (and optionally runs `after` once the real one resolved). */
-export function countingIngest(ctx: AppContext, after?: (call: number) => Promise<void> | void): { ctx: AppContext; calls(): number } {
+/**
+ * A context that counts the messages handed to ingest (one per `ingest` call, one per item of an
+ * `ingestBatch` call) and optionally runs `after` once each call resolved, with the count so far
+ * (throwing there: a failure right after the commit).
+ */
+export function countingIngest(ctx: AppContext, after?: (messages: number) => Promise<void> | void): { ctx: AppContext; calls(): number } {
   let n = 0;
   const wrapped: AppContext = {
     ...ctx,
@@ -81,8 +88,31 @@ export function countingIngest(ctx: AppContext, after?: (call: number) => Promis
       await after?.(n);
       return result;
     },
+    async ingestBatch(items, also) {
+      const results = await ctx.ingestBatch(items, also);
+      n += items.length;
+      await after?.(n);
+      return results;
+    },
   };
   return { ctx: wrapped, calls: () => n };
+}
+
+/**
+ * A context in which the messages `pick` chooses cannot be read while they are stored (their
+ * bytes' stream fails, as a spool file that vanished would), in a batch and alone: a real failure
+ * of one message inside ingest, the others of its batch untouched.
+ */
+export function failingFor(ctx: AppContext, pick: (source: Source) => boolean): AppContext {
+  const broken = (raw: RawMessage): RawMessage => ({
+    ...raw,
+    open: () => new Readable({ read() { this.destroy(new Error('the spooled bytes cannot be read')); } }),
+  });
+  return {
+    ...ctx,
+    ingest: (raw, source, also) => ctx.ingest(pick(source) ? broken(raw) : raw, source, also),
+    ingestBatch: (items, also) => ctx.ingestBatch(items.map((i) => (pick(i.source) ? { ...i, raw: broken(i.raw) } : i)), also),
+  };
 }
 
 export interface Proxy {

@@ -15,16 +15,17 @@ import { promisify } from 'node:util';
 import { openContext } from '../../src/gateway.js';
 import { getCheckpoint, listFailures } from '../../src/db/repositories/mailboxes.js';
 import { imapAdapter } from '../../src/inbound/imap/adapter.js';
+import { BATCH_MESSAGES } from '../../src/inbound/mailbox/batch.js';
 import { watchMailbox } from '../../src/inbound/imap/idle.js';
 import { MailboxError, type PollReport } from '../../src/inbound/mailbox/types.js';
 import { createLogger } from '../../src/log.js';
 import { startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { driver, freshPostgresDatabase, tempDir, testConfig, testContext } from '../helpers/env.js';
-import { counts, countingIngest, imapSettings, mail, pollDeps, sha256, startProxy, storedHashes, waitFor } from './imap-lib.js';
+import { counts, countingIngest, failingFor, imapSettings, mail, pollDeps, sha256, startProxy, storedHashes, waitFor } from './imap-lib.js';
 
 const run = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const NAMES = ['seen', 'move', 'delete', 'keep', 'idle', 'idlere', 'dead', 'crash', 'throw', 'uidv', 'big', 'auth', 'starttls', 'since', 'large'];
+const NAMES = ['badone', 'seen', 'move', 'delete', 'keep', 'idle', 'idlere', 'dead', 'crash', 'throw', 'uidv', 'big', 'auth', 'starttls', 'since', 'large'];
 const USERS = NAMES.map((user) => ({ user, password: `pw-${user}-Ä1` }));
 const pw = (user: string) => USERS.find((u) => u.user === user)!.password;
 const NOTHING: PollReport = { imported: 0, duplicates: 0, failed: 0, tooLarge: 0, skipped: 0 };
@@ -58,6 +59,16 @@ function filesIn(dir: string): Buffer[] {
   for (const sub of ['new', 'cur']) {
     const d = path.join(dir, sub);
     if (existsSync(d)) for (const f of readdirSync(d)) out.push(readFileSync(path.join(d, f)));
+  }
+  return out;
+}
+
+/** Contents of the messages of a Maildir folder directory without the S (seen) flag. */
+function unseenBodies(dir: string): Buffer[] {
+  const out: Buffer[] = [];
+  for (const sub of ['new', 'cur']) {
+    const d = path.join(dir, sub);
+    if (existsSync(d)) for (const f of readdirSync(d)) if (!SEEN.test(f)) out.push(readFileSync(path.join(d, f)));
   }
   return out;
 }
@@ -206,12 +217,13 @@ describe(`IMAP adapter against Dovecot (${driver})`, () => {
 
   test('killed between commit and \\Seen: the re-poll stores nothing twice and then marks the message', async () => {
     // The poller runs in a child process on a database both processes open in turn, and is
-    // killed with SIGKILL right after ingest() committed.
+    // killed with SIGKILL right after its first batch committed: one message more than a batch
+    // holds, so that one is left for the re-poll.
     const tmp = tempDir();
     const pg = driver === 'postgres' ? await freshPostgresDatabase() : null;
     const env: Record<string, string> = pg ? { DATABASE_URL: pg.url } : {};
     try {
-      const msgs = [mail(1, 'crash'), mail(2, 'crash')];
+      const msgs = Array.from({ length: BATCH_MESSAGES + 1 }, (_, i) => mail(i + 1, 'crash'));
       for (const m of msgs) await dc.deliver('crash', m);
       const settings = tlsSettings('crash', { afterImport: 'seen' });
       const child = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'imap-crash-child.ts'), JSON.stringify({ dataDir: tmp.dir, databaseUrl: pg?.url, settings })]).then(
@@ -223,15 +235,15 @@ describe(`IMAP adapter against Dovecot (${driver})`, () => {
 
       const { ctx, close } = await openContext(testConfig(tmp.dir, env), createLogger('silent'), { lock: false });
       try {
-        assert.deepEqual(await storedHashes(ctx), [sha256(msgs[0]!)], 'the first message was committed');
+        assert.deepEqual(await storedHashes(ctx), msgs.slice(0, BATCH_MESSAGES).map(sha256).sort(), 'the first batch was committed, the last message not');
         for (const f of await dc.messageFiles('crash')) assert.doesNotMatch(f, SEEN, 'nothing marked before the crash');
         const c = countingIngest(ctx);
-        assert.deepEqual(await imapAdapter.poll(settings, pollDeps(c.ctx)), { ...NOTHING, imported: 1, duplicates: 1 });
-        assert.equal(c.calls(), 2);
-        assert.deepEqual(await counts(ctx), { messages: 2, tasks: 2, failures: 0 });
+        assert.deepEqual(await imapAdapter.poll(settings, pollDeps(c.ctx)), { ...NOTHING, imported: 1, duplicates: BATCH_MESSAGES });
+        assert.equal(c.calls(), BATCH_MESSAGES + 1);
+        assert.deepEqual(await counts(ctx), { messages: BATCH_MESSAGES + 1, tasks: BATCH_MESSAGES + 1, failures: 0 });
         assert.deepEqual(await storedHashes(ctx), msgs.map(sha256).sort());
         const files = await dc.messageFiles('crash');
-        assert.equal(files.length, 2);
+        assert.equal(files.length, BATCH_MESSAGES + 1);
         for (const f of files) assert.match(f, SEEN);
         assert.deepEqual(await imapAdapter.poll(settings, pollDeps(c.ctx)), NOTHING);
       } finally {
@@ -261,6 +273,27 @@ describe(`IMAP adapter against Dovecot (${driver})`, () => {
       const files = await dc.messageFiles('throw');
       assert.equal(files.length, 1);
       assert.match(files[0]!, SEEN);
+    }));
+
+  test('one message of a batch cannot be stored: the others are committed and marked, it is recorded, left unmarked and imported on the next poll', () =>
+    withCtx(async (ctx) => {
+      const msgs = [mail(1, 'badone'), mail(2, 'badone'), mail(3, 'badone')];
+      for (const m of msgs) await dc.deliver('badone', m);
+      const settings = tlsSettings('badone', { afterImport: 'seen' });
+      const uidv = await dc.uidValidity('badone');
+      const second = failingFor(ctx, (s) => s.kind === 'imap' && s.uid === 2);
+      assert.deepEqual(await imapAdapter.poll(settings, pollDeps(second)), { ...NOTHING, imported: 2, failed: 1 });
+      assert.deepEqual(await storedHashes(ctx), [msgs[0]!, msgs[2]!].map(sha256).sort());
+      const failures = await listFailures(ctx.db, settings.account);
+      assert.deepEqual(failures.map((f) => [f.itemKey, f.permanent]), [[`${uidv}:2`, false]]);
+      assert.match(failures[0]!.reason, /could not be stored: the spooled bytes cannot be read/);
+      assert.equal(filesIn(dc.maildir('badone')).length, 3, 'nothing removed');
+      assert.deepEqual(unseenBodies(dc.maildir('badone')).map(sha256), [sha256(msgs[1]!)], 'the two stored have \\Seen, the one not stored is left unmarked');
+
+      assert.deepEqual(await imapAdapter.poll(settings, pollDeps(ctx)), { ...NOTHING, imported: 1 });
+      assert.deepEqual(await storedHashes(ctx), msgs.map(sha256).sort());
+      assert.deepEqual(await counts(ctx), { messages: 3, tasks: 3, failures: 0 });
+      assert.deepEqual(unseenBodies(dc.maildir('badone')), []);
     }));
 
   test('UIDVALIDITY reset: full re-scan, nothing stored twice, checkpoint on the new UIDVALIDITY', () =>
@@ -301,11 +334,12 @@ describe(`IMAP adapter against Dovecot (${driver})`, () => {
       const proxy = await startProxy(dc.ports.imap);
       try {
         const settings = imapSettings({ port: proxy.port, user: 'big', password: pw('big'), security: 'none', afterImport: 'keep' });
+        /** UID FETCH commands that download sources */
         const downloads = () => (proxy.clientText().match(/BODY\.PEEK\[\]/g) ?? []).length;
         const c = countingIngest(ctx);
         assert.deepEqual(await imapAdapter.poll(settings, pollDeps(c.ctx)), { ...NOTHING, imported: N });
         assert.equal(c.calls(), N);
-        assert.equal(downloads(), N);
+        assert.equal(downloads(), Math.ceil(N / BATCH_MESSAGES), 'one UID FETCH of sources per batch');
         assert.deepEqual(await counts(ctx), { messages: N, tasks: N, failures: 0 });
         assert.deepEqual(await storedHashes(ctx), hashes.sort());
         proxy.reset();

@@ -25,15 +25,17 @@ import { message, receipt, task } from '../../src/db/schema.js';
 import { openContext } from '../../src/gateway.js';
 import { MailboxError, type MailboxSettings, type PollDeps, type PollReport } from '../../src/inbound/mailbox/types.js';
 import { DotUnstuffer } from '../../src/inbound/pop3/dot-unstuffer.js';
+import { BATCH_MESSAGES } from '../../src/inbound/mailbox/batch.js';
 import { arrivalDate, pop3Adapter } from '../../src/inbound/pop3/adapter.js';
 import { createLogger } from '../../src/log.js';
 import { freePort, startDovecot, type DovecotServer } from '../helpers/dovecot.js';
 import { driver, freshPostgresDatabase, tempDir, testConfig, testContext } from '../helpers/env.js';
+import { countingIngest, failingFor } from './imap-lib.js';
 import { startScriptedPop3, stuffForWire, writeInParts, type ScriptedOptions } from './pop3-lib.js';
 
 const run = promisify(execFile);
 const HERE = path.dirname(fileURLToPath(import.meta.url));
-const NAMES = ['del', 'keep', 'bytes', 'crash', 'throw', 'large', 'since', 'wrongpw', 'probe', 'untrusted', 'lost'];
+const NAMES = ['badone', 'del', 'keep', 'bytes', 'crash', 'throw', 'large', 'since', 'wrongpw', 'probe', 'untrusted', 'lost'];
 const USERS = [...NAMES.map((user) => ({ user, password: `pw-${user}-Ä1` })), { user: 'AGENCY\\scan', password: 'with space ' }];
 const pw = (user: string) => USERS.find((u) => u.user === user)!.password;
 const NOTHING: PollReport = { imported: 0, duplicates: 0, failed: 0, tooLarge: 0, skipped: 0 };
@@ -90,21 +92,6 @@ function mail(i: number, tag: string, extraHeaders = '', body = `Scan ${i} for $
   );
 }
 
-/** ingest() that counts its calls and may do something after each (throw: "crash" after commit). */
-function countingIngest(ctx: AppContext, afterEach?: (call: number) => void) {
-  let calls = 0;
-  const wrapped: AppContext = {
-    ...ctx,
-    async ingest(raw, source, also) {
-      calls++;
-      const r = await ctx.ingest(raw, source, also);
-      afterEach?.(calls);
-      return r;
-    },
-  };
-  return { ctx: wrapped, calls: () => calls };
-}
-
 async function storedHashes(ctx: AppContext): Promise<string[]> {
   return (await ctx.db.select({ h: message.rawSha256 }).from(message)).map((r) => r.h).sort();
 }
@@ -147,6 +134,28 @@ describe('POP3 against Dovecot', () => {
       assert.deepEqual(await counts(ctx), { messages: 2, tasks: 2 });
       assert.deepEqual(await pop3Adapter.poll(s, deps(c.ctx)), NOTHING);
       assert.equal(c.calls(), 2);
+    }));
+
+  test('one message of a batch cannot be stored: the others are committed and deleted, it is recorded, left on the server and imported on the next poll', () =>
+    withCtx(async (ctx) => {
+      const msgs = [mail(1, 'badone'), mail(2, 'badone'), mail(3, 'badone')];
+      for (const m of msgs) await dc.deliver('badone', m);
+      const s = settings({ username: 'badone' });
+      const uidv = await dc.uidValidity('badone');
+      const second = failingFor(ctx, (src) => src.kind === 'pop3' && src.uidl === dovecotUidl(2, uidv));
+      assert.deepEqual(await pop3Adapter.poll(s, deps(second)), { ...NOTHING, imported: 2, failed: 1 });
+      assert.deepEqual(await storedHashes(ctx), hashesOf([msgs[0]!, msgs[2]!]));
+      const failures = await listFailures(ctx.db, s.account);
+      assert.deepEqual(failures.map((f) => [f.itemKey, f.permanent]), [[dovecotUidl(2, uidv), false]]);
+      assert.match(failures[0]!.reason, /could not be stored: the spooled bytes cannot be read/);
+      assert.deepEqual([...(await seenUidls(ctx.db, s.account))].sort(), [dovecotUidl(1, uidv), dovecotUidl(3, uidv)].sort(), 'only the stored ones are recorded');
+      assert.equal((await dc.messageFiles('badone')).length, 1, 'the two stored were deleted, the other left');
+
+      assert.deepEqual(await pop3Adapter.poll(s, deps(ctx)), { ...NOTHING, imported: 1 });
+      assert.deepEqual(await storedHashes(ctx), hashesOf(msgs));
+      assert.deepEqual(await counts(ctx), { messages: 3, tasks: 3 });
+      assert.deepEqual(await listFailures(ctx.db, s.account), []);
+      assert.deepEqual(await dc.messageFiles('badone'), []);
     }));
 
   test('keep over STARTTLS: left on the server, never read again; a new message is imported', () =>
@@ -356,12 +365,13 @@ describe('POP3 against Dovecot', () => {
 
   test('killed between commit and DELE: the re-poll stores nothing twice and then deletes', async () => {
     // The poller runs in a child process on a database both processes open in turn, and is
-    // killed with SIGKILL right after ingest() committed the first message.
+    // killed with SIGKILL right after its first batch committed: one message more than a batch
+    // holds, so that one is left for the re-poll.
     const tmp = tempDir();
     const pg = driver === 'postgres' ? await freshPostgresDatabase() : null;
     const env: Record<string, string> = pg ? { DATABASE_URL: pg.url } : {};
     try {
-      const msgs = [mail(1, 'crash'), mail(2, 'crash')];
+      const msgs = Array.from({ length: BATCH_MESSAGES + 1 }, (_, i) => mail(i + 1, 'crash'));
       for (const m of msgs) await dc.deliver('crash', m);
       const s = settings({ username: 'crash' });
       const child = await run(process.execPath, ['--import', 'tsx', path.join(HERE, 'pop3-crash-child.ts'), JSON.stringify({ dataDir: tmp.dir, databaseUrl: pg?.url, settings: s })]).then(
@@ -373,16 +383,20 @@ describe('POP3 against Dovecot', () => {
 
       const { ctx, close } = await openContext(testConfig(tmp.dir, env), createLogger('silent'), { lock: false });
       try {
-        assert.deepEqual(await storedHashes(ctx), [sha256(msgs[0]!)], 'the first message was committed');
-        // the UIDL is marked imported in the message's own transaction (issue 13): committed with it
+        assert.deepEqual(await storedHashes(ctx), hashesOf(msgs.slice(0, BATCH_MESSAGES)), 'the first batch was committed, the last message not');
+        // the UIDLs are marked imported in the batch's transaction (issue 13): committed with it
         const uidv = await dc.uidValidity('crash');
-        assert.deepEqual([...(await seenUidls(ctx.db, s.account))], [dovecotUidl(1, uidv)], 'its UIDL was recorded with the commit');
-        assert.equal((await dc.messageFiles('crash')).length, 2, 'nothing deleted: no QUIT');
+        assert.deepEqual(
+          [...(await seenUidls(ctx.db, s.account))].sort(),
+          Array.from({ length: BATCH_MESSAGES }, (_, i) => dovecotUidl(i + 1, uidv)).sort(),
+          'their UIDLs were recorded with the commit',
+        );
+        assert.equal((await dc.messageFiles('crash')).length, BATCH_MESSAGES + 1, 'nothing deleted: no QUIT');
         const c = countingIngest(ctx);
-        // the first is deleted without being read again, the second imported
+        // the first batch is deleted without being read again, the last message imported
         assert.deepEqual(await pop3Adapter.poll(s, deps(c.ctx)), { ...NOTHING, imported: 1 });
         assert.equal(c.calls(), 1);
-        assert.deepEqual(await counts(ctx), { messages: 2, tasks: 2 });
+        assert.deepEqual(await counts(ctx), { messages: BATCH_MESSAGES + 1, tasks: BATCH_MESSAGES + 1 });
         assert.deepEqual(await storedHashes(ctx), hashesOf(msgs));
         assert.deepEqual(await dc.messageFiles('crash'), []);
         assert.deepEqual(await pop3Adapter.poll(s, deps(c.ctx)), NOTHING);
@@ -407,7 +421,7 @@ describe('POP3 against Dovecot', () => {
       const uidv = await dc.uidValidity('throw');
       assert.deepEqual(
         (await listFailures(ctx.db, s.account)).map((f) => [f.itemKey, f.reason, f.permanent]),
-        [[dovecotUidl(1, uidv), 'simulated crash after commit', false]],
+        [[dovecotUidl(1, uidv), 'could not be stored: simulated crash after commit', false]],
       );
       assert.equal((await dc.messageFiles('throw')).length, 1);
       // its UIDL committed with it: the re-poll deletes it without reading it again

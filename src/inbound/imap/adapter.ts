@@ -1,7 +1,9 @@
 import type { FetchMessageObject, ImapFlow, MailboxObject } from 'imapflow';
 import { clearFailure, getCheckpoint, listFailures, recordFailure, saveCheckpoint } from '../../db/repositories/mailboxes.js';
+import type { BatchItem } from '../../ingest/ingest.js';
 import { rawFromBuffer } from '../../ingest/raw.js';
 import type { ImapSource } from '../../ingest/source.js';
+import { batchFull, storeBatch } from '../mailbox/batch.js';
 import { MailboxError, type MailboxAdapter, type MailboxSettings, type PollDeps, type PollReport, type TestStep } from '../mailbox/types.js';
 import { closeImapClient, createImapClient, describeImapError } from './client.js';
 
@@ -70,9 +72,6 @@ function serverWords(err: unknown): string {
   return (e?.responseText || e?.message || String(err)).split('\n')[0]!;
 }
 
-/** A per-message problem: recorded for that UID, the poll goes on. */
-class ItemError extends Error {}
-
 /** Opens a connection, logs in and selects the folder; MailboxError with the step on failure. */
 async function openFolder(settings: MailboxSettings, deps: PollDeps): Promise<{ client: ImapFlow; mailbox: MailboxObject; release(): void }> {
   const client = createImapClient(settings, deps.log, { disableAutoIdle: true });
@@ -100,21 +99,23 @@ function connectionLost(client: ImapFlow): boolean {
 }
 
 /**
- * Applies the after-import action to one UID (RFC 3501 §6.4.6 STORE, RFC 6851 MOVE,
- * RFC 4315 UID EXPUNGE): `seen` adds \Seen; `move:<folder>` creates the folder when missing
- * (UTF-8 names go out as modified UTF-7, RFC 3501 §5.1.3) and moves; `delete` sets \Deleted and
- * expunges; `keep` does nothing.
+ * Applies the after-import action to a set of UIDs with one command (RFC 3501 §6.4.6 STORE,
+ * RFC 6851 MOVE, RFC 4315 UID EXPUNGE): `seen` adds \Seen; `move:<folder>` creates the folder
+ * when missing (UTF-8 names go out as modified UTF-7, RFC 3501 §5.1.3) and moves; `delete` sets
+ * \Deleted and expunges; `keep` does nothing.
+ * @param uids ascending, distinct, not empty
  * @throws Error when the server refused
  */
-async function afterImport(client: ImapFlow, settings: MailboxSettings, uid: number, created: Set<string>): Promise<void> {
+async function afterImport(client: ImapFlow, settings: MailboxSettings, uids: number[], created: Set<string>): Promise<void> {
   const action = settings.afterImport;
+  const range = uidSet(uids);
   if (action === 'keep') return;
   if (action === 'seen') {
-    if (!(await client.messageFlagsAdd(String(uid), ['\\Seen'], { uid: true }))) throw new Error('the server refused to set \\Seen');
+    if (!(await client.messageFlagsAdd(range, ['\\Seen'], { uid: true }))) throw new Error('the server refused to set \\Seen');
     return;
   }
   if (action === 'delete') {
-    if (!(await client.messageDelete(String(uid), { uid: true }))) throw new Error('the server refused to delete the message');
+    if (!(await client.messageDelete(range, { uid: true }))) throw new Error('the server refused to delete the messages');
     return;
   }
   if (action.startsWith('move:')) {
@@ -131,26 +132,37 @@ async function afterImport(client: ImapFlow, settings: MailboxSettings, uid: num
       }
       created.add(key);
     }
-    if (!(await client.messageMove(String(uid), target, { uid: true }))) throw new Error(`the server refused to move the message to "${key}"`);
+    if (!(await client.messageMove(range, target, { uid: true }))) throw new Error(`the server refused to move the messages to "${key}"`);
     return;
   }
   throw new Error(`unknown after-import action "${action}"`);
 }
 
+/** What one batch left to record once its after-import action is done. */
+interface BatchBook {
+  /** failures to record: UID → reason */
+  failed: Map<number, string>;
+  /** UIDs whose earlier failure is over */
+  cleared: number[];
+}
+
 /**
- * Polls one IMAP folder, exactly once per message (domain.md items 1, 3, 4):
+ * Polls one IMAP folder, exactly once per message (domain.md items 1, 3, 4), in batches:
  * 1. selects the folder and reads UIDVALIDITY; against the stored checkpoint it either continues
  *    after the highest UID processed or, when UIDVALIDITY changed (RFC 3501 §2.3.1.1), re-scans
- *    from UID 1 (ingest() recognises what is stored already);
+ *    from UID 1 (ingest recognises what is stored already);
  * 2. takes the UIDs above the checkpoint (`UID SEARCH UID n:*`, minus the highest existing UID
  *    that `n:*` always matches, RFC 3501 §6.4.8/§9) plus those of earlier non-permanent failures;
- * 3. per UID in ascending order: older than `importSince` (INTERNALDATE) → skipped; larger than
- *    `deps.maxBytes` (RFC822.SIZE) → recorded as too large, not downloaded; else the source is
- *    downloaded as bytes (`BODY.PEEK[]`, which does not set \Seen) — no data or an Exchange
- *    substitute message is a failure for that UID; else ingest(), then the after-import action,
- *    then the checkpoint. A crash before the checkpoint means a re-read that ingest() dedupes.
+ * 3. reads UID, RFC822.SIZE and INTERNALDATE for up to 500 UIDs at a time: older than
+ *    `importSince` → skipped; larger than `deps.maxBytes` → recorded as too large, not
+ *    downloaded; the others are downloaded in batches (up to BATCH_MESSAGES / BATCH_BYTES, mailbox/batch.ts) with
+ *    one `UID FETCH <set> BODY.PEEK[]` (which does not set \Seen) — no data or an Exchange
+ *    substitute message is a failure for that UID;
+ * 4. per batch: storeBatch (one transaction, a savepoint per message, one flush), then one
+ *    after-import command for the stored UIDs, then one transaction with the checkpoint and the
+ *    batch's failures. A crash before the checkpoint means a re-read that ingest dedupes.
  * A message that fails is recorded (mailbox_failure, key `<uidvalidity>:<uid>`), left on the
- * server unmarked, and retried on the next poll; the poll goes on with the next UID.
+ * server unmarked, and retried on the next poll; the others of its batch go on.
  * @throws MailboxError when the mailbox cannot be read at all (connect, TLS, login, folder, or a
  *   connection lost mid-poll)
  */
@@ -193,19 +205,66 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
     const uids = [...new Set([...fresh, ...retry])].sort((a, b) => a - b);
     log.debug({ folder, uidValidity, last, fresh: fresh.length, retry: retry.size }, 'imap poll');
     const created = new Set<string>();
+    const keyOf = (uid: number) => imapItemKey(uidValidity, uid);
+    const fail = async (uid: number, reason: string, permanent: boolean) => {
+      await recordFailure(ctx.db, account, keyOf(uid), reason, permanent);
+      log.warn({ uid, uidValidity, reason }, permanent ? 'message left alone' : 'message failed; left on the server');
+    };
+
+    /** the highest UID handled so far: every UID up to it is done (imported, recorded or left) */
+    let handled = last;
+    /** Saves the checkpoint (and a batch's failures) once every UID up to `handled` is done. */
+    const settle = async (book: BatchBook) => {
+      if (handled <= last && book.failed.size === 0 && book.cleared.length === 0) return;
+      await ctx.db.transaction(async (tx) => {
+        for (const [uid, reason] of book.failed) await recordFailure(tx, account, keyOf(uid), reason, false);
+        for (const uid of book.cleared) await clearFailure(tx, account, keyOf(uid));
+        if (handled > last) await saveCheckpoint(tx, account, folder, uidValidity, handled);
+      });
+      for (const [uid, reason] of book.failed) log.warn({ uid, uidValidity, reason }, 'message failed; left on the server');
+      last = Math.max(last, handled);
+    };
+
+    /** Downloads, stores and marks one batch of UIDs (ascending), then settles it. */
+    const importBatch = async (batch: number[]) => {
+      const book: BatchBook = { failed: new Map(), cleared: [] };
+      const sources = await download(client, batch, book);
+      const items: { key: number; item: BatchItem }[] = [];
+      for (const uid of batch) {
+        const source = sources.get(uid);
+        if (!source) continue;
+        const origin: ImapSource = { kind: 'imap', channels: [settings.channel], account, mailbox: folder, uidValidity, uid };
+        items.push({ key: uid, item: { raw: rawFromBuffer(source), source: origin } });
+      }
+      const { stored, failed } = await storeBatch(ctx, items, report);
+      for (const [uid, reason] of failed) book.failed.set(uid, reason);
+      if (stored.length > 0) {
+        try {
+          await afterImport(client, settings, stored, created);
+          for (const uid of stored) if (retry.has(uid)) book.cleared.push(uid);
+        } catch (err) {
+          if (connectionLost(client)) throw describeImapError(err, 'fetch');
+          // stored; the action is retried on the next poll (the re-read is a recognised duplicate)
+          for (const uid of stored) book.failed.set(uid, `stored, but the after-import action "${settings.afterImport}" failed: ${serverWords(err)}`);
+        }
+      }
+      report.failed += [...book.failed.keys()].filter((uid) => !stored.includes(uid)).length;
+      handled = Math.max(handled, batch[batch.length - 1]!);
+      await settle(book);
+    };
 
     for (let i = 0; i < uids.length; i += META_BATCH) {
-      const batch = uids.slice(i, i + META_BATCH);
+      const chunk = uids.slice(i, i + META_BATCH);
       const meta = new Map<number, FetchMessageObject>();
       /** UIDs whose metadata the server refused to give, with its words */
       const metaErrors = new Map<number, string>();
       const query = { uid: true, size: true, internalDate: true } as const;
       try {
-        for (const m of await client.fetchAll(uidSet(batch), query, { uid: true })) meta.set(m.uid, m);
+        for (const m of await client.fetchAll(uidSet(chunk), query, { uid: true })) meta.set(m.uid, m);
       } catch (err) {
         if (connectionLost(client)) throw describeImapError(err, 'fetch');
         // one UID the server chokes on must not block the others: ask one by one
-        for (const uid of batch) {
+        for (const uid of chunk) {
           try {
             const m = await client.fetchOne(String(uid), query, { uid: true });
             if (m) meta.set(uid, m);
@@ -215,90 +274,86 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
           }
         }
       }
-      for (const uid of batch) {
+      let batch: number[] = [];
+      let batchBytes = 0;
+      for (const uid of chunk) {
         if (deps.signal?.aborted) {
-          log.info({ folder, left: uids.length - uids.indexOf(uid) }, 'poll stopped between messages; the rest waits for the next poll');
+          // the batch gathered so far is not downloaded yet: it waits, with the rest, for the next poll
+          if (batch.length === 0) await settle({ failed: new Map(), cleared: [] });
+          log.info({ folder, left: uids.length - uids.indexOf(uid) + batch.length }, 'poll stopped between batches; the rest waits for the next poll');
           return report;
         }
-        const key = imapItemKey(uidValidity, uid);
-        const advance = async () => {
-          if (uid > last) {
-            await saveCheckpoint(ctx.db, account, folder, uidValidity, uid);
-            last = uid;
-          }
-        };
-        const fail = async (reason: string, permanent: boolean) => {
-          await recordFailure(ctx.db, account, key, reason, permanent);
-          log.warn({ uid, uidValidity, reason }, permanent ? 'message left alone' : 'message failed; left on the server');
-        };
         const metaError = metaErrors.get(uid);
+        const m = meta.get(uid);
+        const internalDate = m?.internalDate ? new Date(m.internalDate) : null;
         if (metaError !== undefined) {
           report.failed++;
-          await fail(`the server refused to describe this message (size, date): ${metaError}`, false);
-          await advance();
-          continue;
-        }
-        const m = meta.get(uid);
-        if (!m) {
+          await fail(uid, `the server refused to describe this message (size, date): ${metaError}`, false);
+        } else if (!m) {
           // expunged meantime (or moved by someone else): nothing left to import
-          if (retry.has(uid)) await clearFailure(ctx.db, account, key);
-          await advance();
-          continue;
-        }
-        const internalDate = m.internalDate ? new Date(m.internalDate) : null;
-        if (settings.importSince && internalDate && internalDate.getTime() < settings.importSince.getTime()) {
+          if (retry.has(uid)) await clearFailure(ctx.db, account, keyOf(uid));
+        } else if (settings.importSince && internalDate && internalDate.getTime() < settings.importSince.getTime()) {
           report.skipped++;
-          if (retry.has(uid)) await clearFailure(ctx.db, account, key);
-          await advance();
-          continue;
-        }
-        if (typeof m.size === 'number' && m.size > deps.maxBytes) {
+          if (retry.has(uid)) await clearFailure(ctx.db, account, keyOf(uid));
+        } else if (typeof m.size === 'number' && m.size > deps.maxBytes) {
           report.tooLarge++;
-          await fail(`too large: ${m.size} bytes, limit ${deps.maxBytes} bytes; not downloaded`, true);
-          await advance();
+          await fail(uid, `too large: ${m.size} bytes, limit ${deps.maxBytes} bytes; not downloaded`, true);
+        } else {
+          const size = typeof m.size === 'number' ? m.size : 0;
+          if (batchFull(batch.length, batchBytes, size)) {
+            await importBatch(batch);
+            batch = [];
+            batchBytes = 0;
+          }
+          batch.push(uid);
+          batchBytes += size;
           continue;
         }
-        try {
-          let source: Buffer | undefined;
-          try {
-            const msg = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
-            source = msg ? msg.source : undefined;
-          } catch (err) {
-            if (connectionLost(client)) throw describeImapError(err, 'fetch');
-            throw new ItemError(`download failed: ${serverWords(err)}`);
-          }
-          if (!source || source.length === 0) throw new ItemError('the server returned no data for this message (FETCH without content, as Exchange does for messages it cannot convert)');
-          if (isExchangeSubstitute(source)) throw new ItemError('the server sent a substitute ("Retrieval using the IMAP4 protocol failed") instead of the message');
-          const origin: ImapSource = { kind: 'imap', channels: [settings.channel], account, mailbox: folder, uidValidity, uid };
-          let duplicate: boolean;
-          try {
-            duplicate = (await ctx.ingest(rawFromBuffer(source), origin)).duplicate;
-          } catch (err) {
-            throw new ItemError(`could not be stored: ${(err as Error).message}`);
-          }
-          if (duplicate) report.duplicates++;
-          else report.imported++;
-          try {
-            await afterImport(client, settings, uid, created);
-            if (retry.has(uid)) await clearFailure(ctx.db, account, key);
-          } catch (err) {
-            if (connectionLost(client)) throw describeImapError(err, 'fetch');
-            // stored; the action is retried on the next poll (the re-read is a recognised duplicate)
-            await fail(`stored, but the after-import action "${settings.afterImport}" failed: ${serverWords(err)}`, false);
-          }
-        } catch (err) {
-          if (!(err instanceof ItemError)) throw err;
-          report.failed++;
-          await fail(err.message, false);
-        }
-        await advance();
+        // a UID left alone: done, unless a batch below it is still waiting
+        if (batch.length === 0) handled = Math.max(handled, uid);
       }
+      if (batch.length > 0) await importBatch(batch);
+      handled = Math.max(handled, chunk[chunk.length - 1]!);
+      await settle({ failed: new Map(), cleared: [] });
     }
     return report;
   } finally {
     release();
     await closeImapClient(client);
   }
+}
+
+/**
+ * Downloads the sources of a batch with one `UID FETCH … BODY.PEEK[]`; when the server refuses
+ * that, one UID at a time, so that one message it chokes on does not hold up the others.
+ * @returns UID → bytes for every message that came with content; the others are in `book.failed`
+ * @throws MailboxError when the connection is lost
+ */
+async function download(client: ImapFlow, batch: number[], book: BatchBook): Promise<Map<number, Buffer>> {
+  const got = new Map<number, Buffer | undefined>();
+  try {
+    for (const m of await client.fetchAll(uidSet(batch), { uid: true, source: true }, { uid: true })) got.set(m.uid, m.source);
+  } catch (err) {
+    if (connectionLost(client)) throw describeImapError(err, 'fetch');
+    for (const uid of batch) {
+      try {
+        const m = await client.fetchOne(String(uid), { uid: true, source: true }, { uid: true });
+        got.set(uid, m ? m.source : undefined);
+      } catch (e) {
+        if (connectionLost(client)) throw describeImapError(e, 'fetch');
+        book.failed.set(uid, `download failed: ${serverWords(e)}`);
+      }
+    }
+  }
+  const sources = new Map<number, Buffer>();
+  for (const uid of batch) {
+    if (book.failed.has(uid)) continue;
+    const source = got.get(uid);
+    if (!source || source.length === 0) book.failed.set(uid, 'the server returned no data for this message (FETCH without content, as Exchange does for messages it cannot convert)');
+    else if (isExchangeSubstitute(source)) book.failed.set(uid, 'the server sent a substitute ("Retrieval using the IMAP4 protocol failed") instead of the message');
+    else sources.set(uid, source);
+  }
+  return sources;
 }
 
 /**

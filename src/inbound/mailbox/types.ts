@@ -31,7 +31,7 @@ export interface PollDeps {
   /** messages larger than this (bytes) are not downloaded: recorded as too large and left alone */
   maxBytes: number;
   /**
-   * When aborted (shutdown, changed settings) the poll stops between two messages: the message
+   * When aborted (shutdown, changed settings) the poll stops between two batches: the batch
    * being imported is finished (committed and its after-import action applied), the rest waits
    * for the next poll. The report then covers what was done.
    */
@@ -63,9 +63,10 @@ export interface TestStep {
 /** A protocol adapter: translates between the server and ingest(); holds no state of its own. */
 export interface MailboxAdapter {
   /**
-   * Fetches new messages and hands each to `deps.ctx.ingest` as a Buffer (source kind `imap`/`pop3`);
-   * applies the after-import action only after ingest() resolved; records checkpoints/UIDLs and
-   * per-message failures in the database (repositories/mailboxes.ts).
+   * Fetches new messages and hands them in batches to `deps.ctx.ingestBatch` (source kind
+   * `imap`/`pop3`; one transaction per batch); applies the after-import action only to messages
+   * whose batch committed; records checkpoints/UIDLs and per-message failures in the database
+   * (repositories/mailboxes.ts).
    * @throws MailboxError (with a plain-words `step`) when the mailbox cannot be read at all
    */
   poll(settings: MailboxSettings, deps: PollDeps): Promise<PollReport>;

@@ -1,6 +1,9 @@
 import { clearFailure, listFailures, markUidlSeen, recordFailure, seenUidls } from '../../db/repositories/mailboxes.js';
 import { SizeLimitError, spool } from '../../ingest/raw.js';
+import type { Tx } from '../../db/client.js';
+import type { BatchItem } from '../../ingest/ingest.js';
 import type { Pop3Source } from '../../ingest/source.js';
+import { batchFull, storeBatch } from '../mailbox/batch.js';
 import { describeMailboxError, mailboxTlsOptions } from '../mailbox/connection.js';
 import { MailboxError, type MailboxAdapter, type MailboxSettings, type PollDeps, type PollReport, type TestStep } from '../mailbox/types.js';
 import { Pop3Client, Pop3Error } from './client.js';
@@ -121,10 +124,13 @@ export const pop3Adapter: MailboxAdapter = {
   /**
    * One poll: STAT, LIST (sizes), UIDL; then per message not imported yet, in server order (ones
    * that failed before last): over `deps.maxBytes` → recorded as permanently too large and left;
-   * older than `importSince` (TOP n 0, see arrivalDate) → skipped; else RETR → ingest() →
-   * UIDL recorded → failure cleared → DELE when afterImport is `delete`. With `delete`, a message
-   * imported before whose DELE was lost (a crash, a dropped connection) is deleted now.
-   * A failing message is recorded and the poll goes on; QUIT at the end makes the DELEs take effect.
+   * older than `importSince` (TOP n 0, see arrivalDate) → skipped; else RETR into a batch (up to
+   * BATCH_MESSAGES / BATCH_BYTES, mailbox/batch.ts). Per batch: storeBatch (one transaction; each
+   * message's UIDL recorded and earlier failure cleared in its savepoint), then DELE for each
+   * stored message when afterImport is `delete`. With `delete`, a message imported before whose
+   * DELE was lost (a crash, a dropped connection) is deleted now. A failing message is recorded
+   * and the poll goes on; when the connection breaks, what was downloaded is still stored; QUIT
+   * at the end makes the DELEs take effect.
    * @throws MailboxError when the mailbox cannot be read at all (connect, tls, login, folder/STAT)
    *   or the connection breaks during the poll (what was imported until then stays imported)
    */
@@ -158,103 +164,124 @@ export const pop3Adapter: MailboxAdapter = {
         // messages that failed before go last, so that one that breaks the connection cannot starve the others
         let topWorks = true;
         const ordered = [...numbers.filter((n) => !failures.has(keyOf(n))), ...numbers.filter((n) => failures.has(keyOf(n)))];
-        for (const n of ordered) {
-          if (deps.signal?.aborted) {
-            // QUIT below still makes the DELEs of the messages imported so far take effect
-            log.info({ left: ordered.length - ordered.indexOf(n) }, 'poll stopped between messages; the rest waits for the next poll');
-            break;
-          }
-          const size = sizes.get(n)!;
-          const uidl = uidls?.get(n) ?? null;
-          const key = keyOf(n);
-          if (uidl !== null && seen.has(uidl)) {
-            // imported before; with `delete`, its DELE was lost (crash, dropped connection): do it now
-            if (deleteAfter) {
-              await client.dele(n).catch((err: unknown) => {
-                if (client.closed) throw describeMailboxError(err, 'fetch');
-                log.warn({ n, err: (err as Error).message }, 'DELE of an imported message failed');
-              });
-            }
-            // a failure recorded after its commit (the poll broke before DELE) is over
-            if (failures.has(key)) await clearFailure(ctx.db, settings.account, key);
-            continue;
-          }
-          if (uidls && uidl === null) {
-            log.warn({ n }, 'UIDL listed no unique-id for this message; it is read and deduplicated by content');
-          }
-          // a message found too large stays alone until the limit is raised above the one it failed at
-          const prior = failures.get(key);
-          const priorLimit = prior?.permanent ? Number(/limit (\d+)/.exec(prior.reason)?.[1] ?? Infinity) : null;
-          if (size > maxBytes || (priorLimit !== null && maxBytes <= priorLimit)) {
-            if (!prior?.permanent) {
-              await recordFailure(ctx.db, settings.account, key, `too large: ${size} bytes, limit ${maxBytes}`, true);
-              log.warn({ n, uidl, size, maxBytes }, 'message too large: left on the server');
-            }
-            report.tooLarge++;
-            continue;
-          }
+        /** downloaded, not stored yet: message number → its batch entry */
+        let batch: { key: number; item: BatchItem }[] = [];
+        let batchBytes = 0;
+        const failed = async (n: number, reason: string) => {
+          report.failed++;
+          log.warn({ n, uidl: uidls?.get(n) ?? null, err: reason }, 'message failed: left on the server, retried on the next poll');
+          await recordFailure(ctx.db, settings.account, keyOf(n), reason, false).catch((e: Error) => log.error({ err: e.message }, 'could not record the failure'));
+        };
+        /** Stores the batch (one transaction, the UIDLs in it), then DELE for each stored message. */
+        const flush = async () => {
+          const entries = batch;
+          batch = [];
+          batchBytes = 0;
+          let outcome;
           try {
-            if (settings.importSince && topWorks) {
-              let arrived: Date | null = null;
-              try {
-                arrived = arrivalDate(await client.top(n, 0));
-              } catch (err) {
-                if (!(err instanceof Pop3Error)) throw err;
-                // TOP is optional (RFC 1939 §7): without it the date filter cannot apply
-                topWorks = false;
-                log.warn({ err: err.text }, 'the server refused TOP: importing without the import-since filter');
-              }
-              if (arrived && arrived < settings.importSince) {
-                report.skipped++;
-                continue;
-              }
-            }
-            const body = await client.retr(n);
-            let raw;
-            try {
-              raw = await spool(body, ctx.spoolDir, maxBytes);
-            } catch (err) {
-              if (!body.readableEnded && !client.closed) client.close(); // the body was not read to its end
-              throw err;
-            }
-            let duplicate: boolean;
-            try {
-              const source: Pop3Source = { kind: 'pop3', channels: [settings.channel], account: settings.account, uidl: uidl ?? '' };
-              // the UIDL is marked imported in the message's own transaction: once it is committed,
-              // the message is never imported again
-              // (and an earlier failure of it is cleared)
-              duplicate = (await ctx.ingest(raw, source, async (tx) => {
-                if (uidl !== null) await markUidlSeen(tx, settings.account, uidl);
-                if (failures.has(key)) await clearFailure(tx, settings.account, key);
-              })).duplicate;
-            } finally {
-              await raw.discard();
-            }
-            if (duplicate) report.duplicates++;
-            else report.imported++;
-          } catch (err) {
-            if (err instanceof SizeLimitError) {
-              // LIST gave a smaller size than RETR delivered
-              await recordFailure(ctx.db, settings.account, key, `too large: more than ${maxBytes} bytes, limit ${maxBytes}`, true);
-              report.tooLarge++;
-              continue;
-            }
-            report.failed++;
-            const reason = err instanceof Pop3Error ? `the server refused it: ${err.text.slice(0, 200)}` : (err as Error).message;
-            log.warn({ n, uidl, err: reason }, 'message failed: left on the server, retried on the next poll');
-            await recordFailure(ctx.db, settings.account, key, reason, false).catch((e: Error) => log.error({ err: e.message }, 'could not record the failure'));
-            if (client.closed) throw describeMailboxError(err, 'fetch');
-            continue;
+            outcome = await storeBatch(ctx, entries, report);
+          } finally {
+            for (const e of entries) await e.item.raw.discard();
           }
-          if (deleteAfter) {
+          for (const [n, reason] of outcome.failed) await failed(n, reason);
+          if (!deleteAfter || client.closed) return;
+          for (const n of outcome.stored) {
             try {
               await client.dele(n);
             } catch (err) {
               if (client.closed) throw describeMailboxError(err, 'fetch');
               // imported and recorded: the next poll deletes it (see above)
-              log.warn({ n, uidl, err: (err as Error).message }, 'DELE failed after import');
+              log.warn({ n, uidl: uidls?.get(n) ?? null, err: (err as Error).message }, 'DELE failed after import');
             }
           }
+        };
+        try {
+          for (const n of ordered) {
+            if (deps.signal?.aborted) {
+              // QUIT below still makes the DELEs of the messages imported so far take effect
+              log.info({ left: ordered.length - ordered.indexOf(n) }, 'poll stopped between messages; the rest waits for the next poll');
+              break;
+            }
+            const size = sizes.get(n)!;
+            const uidl = uidls?.get(n) ?? null;
+            const key = keyOf(n);
+            if (uidl !== null && seen.has(uidl)) {
+              // imported before; with `delete`, its DELE was lost (crash, dropped connection): do it now
+              if (deleteAfter) {
+                await client.dele(n).catch((err: unknown) => {
+                  if (client.closed) throw describeMailboxError(err, 'fetch');
+                  log.warn({ n, err: (err as Error).message }, 'DELE of an imported message failed');
+                });
+              }
+              // a failure recorded after its commit (the poll broke before DELE) is over
+              if (failures.has(key)) await clearFailure(ctx.db, settings.account, key);
+              continue;
+            }
+            if (uidls && uidl === null) {
+              log.warn({ n }, 'UIDL listed no unique-id for this message; it is read and deduplicated by content');
+            }
+            // a message found too large stays alone until the limit is raised above the one it failed at
+            const prior = failures.get(key);
+            const priorLimit = prior?.permanent ? Number(/limit (\d+)/.exec(prior.reason)?.[1] ?? Infinity) : null;
+            if (size > maxBytes || (priorLimit !== null && maxBytes <= priorLimit)) {
+              if (!prior?.permanent) {
+                await recordFailure(ctx.db, settings.account, key, `too large: ${size} bytes, limit ${maxBytes}`, true);
+                log.warn({ n, uidl, size, maxBytes }, 'message too large: left on the server');
+              }
+              report.tooLarge++;
+              continue;
+            }
+            try {
+              if (settings.importSince && topWorks) {
+                let arrived: Date | null = null;
+                try {
+                  arrived = arrivalDate(await client.top(n, 0));
+                } catch (err) {
+                  if (!(err instanceof Pop3Error)) throw err;
+                  // TOP is optional (RFC 1939 §7): without it the date filter cannot apply
+                  topWorks = false;
+                  log.warn({ err: err.text }, 'the server refused TOP: importing without the import-since filter');
+                }
+                if (arrived && arrived < settings.importSince) {
+                  report.skipped++;
+                  continue;
+                }
+              }
+              if (batchFull(batch.length, batchBytes, size)) await flush();
+              const body = await client.retr(n);
+              let raw;
+              try {
+                raw = await spool(body, ctx.spoolDir, maxBytes);
+              } catch (err) {
+                if (!body.readableEnded && !client.closed) client.close(); // the body was not read to its end
+                throw err;
+              }
+              const source: Pop3Source = { kind: 'pop3', channels: [settings.channel], account: settings.account, uidl: uidl ?? '' };
+              // the UIDL is marked imported in the message's own savepoint: once its batch is
+              // committed, the message is never imported again (and an earlier failure is cleared)
+              const also = async (tx: Tx) => {
+                if (uidl !== null) await markUidlSeen(tx, settings.account, uidl);
+                if (failures.has(key)) await clearFailure(tx, settings.account, key);
+              };
+              batch.push({ key: n, item: { raw, source, also } });
+              batchBytes += size;
+            } catch (err) {
+              if (err instanceof SizeLimitError) {
+                // LIST gave a smaller size than RETR delivered
+                await recordFailure(ctx.db, settings.account, key, `too large: more than ${maxBytes} bytes, limit ${maxBytes}`, true);
+                report.tooLarge++;
+                continue;
+              }
+              if (err instanceof MailboxError) throw err;
+              await failed(n, err instanceof Pop3Error ? `the server refused it: ${err.text.slice(0, 200)}` : (err as Error).message);
+              if (client.closed) throw describeMailboxError(err, 'fetch');
+            }
+          }
+          await flush();
+        } finally {
+          // the connection broke: what was downloaded is stored all the same (its DELE waits for
+          // the next poll, which finds the UIDL recorded)
+          if (batch.length > 0) await flush().catch((err: Error) => log.warn({ err: err.message }, 'storing the downloaded messages after the failure did not complete'));
         }
       }
       try {
