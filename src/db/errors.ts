@@ -23,13 +23,18 @@ function isStatementError(err: unknown): err is Error & { query: string; params:
 }
 
 /**
- * The same error without the statement's parameters in its message (see describeError), the
- * original kept as `cause` for code that inspects it; any other error unchanged.
+ * The same error without the statement and its parameters (see describeError), in its message
+ * and in its `cause`: the driver's error carries them as well (PGlite's as `query` and `params`,
+ * printed with it by Node and by loggers that walk the cause chain). The cause kept is the
+ * database's own words with its `code` (SQLSTATE) and `severity`, so that sqlstateOf still works;
+ * any other error is returned unchanged.
  */
 export function withoutParameters(err: unknown): unknown {
   if (!isStatementError(err)) return err;
-  const safe = new Error(describeError(err), { cause: err.cause });
-  (safe as Error & { code?: string }).code = (err.cause as { code?: string } | undefined)?.code;
+  const driver = err.cause as { message?: string; code?: string; severity?: string } | undefined;
+  const cause = driver ? Object.assign(new Error(driver.message?.split('\n')[0] ?? 'the statement failed'), { code: driver.code, severity: driver.severity }) : undefined;
+  const safe = new Error(describeError(err), { cause });
+  (safe as Error & { code?: string }).code = driver?.code;
   return safe;
 }
 

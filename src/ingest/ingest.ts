@@ -1,4 +1,4 @@
-import { and, eq, inArray, sql, type SQL } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Db, Tx } from '../db/client.js';
 import { blobInsertCtes, storeWithBlob } from '../db/blobs.js';
@@ -130,25 +130,45 @@ export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: A
     }
   }
   try {
-    const stored = await deps.db.transaction(async (tx) => {
-      const results: (IngestResult | Error | undefined)[] = [];
-      for (const [i, p] of prepared.entries()) {
-        if (!p) continue;
-        try {
+    /**
+     * One attempt at the batch's transaction. `isolated`: each message in a savepoint, so that
+     * one that fails is rolled back alone; without, any failure aborts the whole attempt.
+     */
+    const attempt = (isolated: boolean) =>
+      deps.db.transaction(async (tx) => {
+        const results: (IngestResult | Error | undefined)[] = [];
+        for (const [i, p] of prepared.entries()) {
+          if (!p) continue;
           const item = items[i]!;
-          results[i] = await tx.transaction(async (savepoint) => {
-            const stored = await storePrepared(savepoint, p);
-            await item.also?.(savepoint, stored);
+          const run = async (t: Tx) => {
+            const stored = await storePrepared(t, p);
+            await item.also?.(t, stored);
             return stored;
-          });
-        } catch (err) {
-          // a lost race included: the caller retries this one on its own, where `ingest` handles it
-          results[i] = withoutParameters(err) as Error;
+          };
+          if (!isolated) {
+            results[i] = await run(tx);
+            continue;
+          }
+          try {
+            results[i] = await tx.transaction(run);
+          } catch (err) {
+            // a lost race included: the caller retries this one on its own, where `ingest` handles it
+            results[i] = withoutParameters(err) as Error;
+          }
         }
-      }
-      await also?.(tx, items.map((_, i) => results[i] ?? outcomes[i] ?? new Error('not stored')));
-      return results;
-    });
+        await also?.(tx, items.map((_, i) => results[i] ?? outcomes[i] ?? new Error('not stored')));
+        return results;
+      });
+    // Savepoints cost two statements per message; a batch in which nothing fails (nearly all of
+    // them) goes without, and only a batch that failed is done again message by message.
+    const live = prepared.filter(Boolean).length;
+    let stored: (IngestResult | Error | undefined)[];
+    try {
+      stored = await attempt(false);
+    } catch (err) {
+      if (live <= 1) throw err;
+      stored = await attempt(true);
+    }
     for (const [i, p] of prepared.entries()) {
       const r = stored[i];
       if (!p || r === undefined) continue;
@@ -282,15 +302,19 @@ interface FirstRow {
   blobNew: boolean;
   settings: string;
   candidates: string;
+  /** the tasks created with a new message: [{ id, channel, status }] */
+  tasks: string;
 }
 
 /**
- * The first statement of a delivery, one round trip: looks the fingerprint up and, when the
- * message is new, inserts the raw blob (`first`: its first chunk), the message row, and reads the
- * channel settings and the candidates by the sender mapping (PostgreSQL data-modifying `WITH`;
- * the foreign key from message to blob is checked at the end of the statement). Its row says
- * whether the message was there already, else the new id (null: a concurrent delivery inserted
- * the same fingerprint).
+ * The first statement of a delivery, one round trip (PostgreSQL data-modifying `WITH`; the
+ * foreign key from message to blob is checked at the end of the statement): looks the
+ * fingerprint up and, when the message is new, inserts the raw blob (`first`: its first chunk),
+ * the message row, one task per channel with its candidates by the sender mapping and its
+ * `created` event, and the receipt. Its row says whether the message was there already, else the
+ * new id (null: a concurrent delivery inserted the same fingerprint, and nothing was written),
+ * and carries the channel settings, the candidates and the tasks created.
+ * Task status: no candidate → unassigned; auto-complete on → completed; else open.
  */
 function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, channels: Channel[], key: string, parsed: ParsedMessage | null, parseError: string | null, receivedAt: Date) {
   const insertMessage = tx
@@ -317,16 +341,30 @@ function firstStatement(tx: Tx, raw: RawMessage, first: Buffer, source: Source, 
     .returning({ id: message.id });
   // an unreadable message is not routed; nor is one without a sender
   const sender = parseError === null ? (parsed?.senderAddress ?? null) : null;
-  const candidates = sender ? sql`(select coalesce(json_agg(c.id order by c.id), '[]')::text from (${candidatesQuery(tx, sender)}) c)` : sql`'[]'`;
+  const candidates = sender ? candidatesQuery(tx, sender).getSQL() : sql`select null::int as id where false`;
+  const at = receivedAt.toISOString();
   return sql`with existing as (select id, parse_error, sender_address from ${message} where fingerprint = ${key}),
       ${blobInsertCtes('raw', raw, first, sql`not exists (select 1 from existing)`)},
-      m as (${insertMessage.getSQL()})
+      m as (${insertMessage.getSQL()}),
+      c as (${candidates}),
+      t as (insert into ${task} (message_id, channel, activity_type_id, status, unreadable, completed_at)
+        select m.id, ${channelSetting.channel}, ${channelSetting.activityTypeId}, st.status, ${parseError !== null}, case when st.status = 'completed' then ${at}::timestamptz end
+        from m cross join ${channelSetting}
+          cross join lateral (select case when not exists (select 1 from c) then 'unassigned' when ${channelSetting.autoComplete} then 'completed' else 'open' end as status) st
+        where ${inArray(channelSetting.channel, channels)}
+        returning id, channel, status),
+      tc as (insert into ${taskCandidate} (task_id, staff_id) select t.id, c.id from t cross join c),
+      e as (insert into ${taskEvent} (task_id, action, detail)
+        select t.id, 'created', jsonb_build_object('status', t.status, 'candidates', (select coalesce(jsonb_agg(c.id order by c.id), '[]'::jsonb) from c), 'source', ${source.kind}::text) from t),
+      r as (insert into ${receipt} (message_id, source_kind, source, duplicate, raw_sha256, received_at)
+        select m.id, ${source.kind}, ${JSON.stringify(source)}::jsonb, false, ${raw.sha256}, ${at}::timestamptz from m)
     select (select row_to_json(e)::text from existing e limit 1) as existing,
       (select id from m) as "insertedId",
       exists (select 1 from raw) as "blobNew",
       (select coalesce(json_agg(json_build_object('channel', channel, 'activityTypeId', activity_type_id, 'autoComplete', auto_complete)), '[]')::text
         from ${channelSetting} where ${inArray(channelSetting.channel, channels)}) as settings,
-      ${candidates} as candidates`;
+      (select coalesce(json_agg(c.id order by c.id), '[]')::text from c) as candidates,
+      (select coalesce(json_agg(json_build_object('id', t.id, 'channel', t.channel, 'status', t.status)), '[]')::text from t) as tasks`;
 }
 
 async function store(
@@ -348,6 +386,13 @@ async function store(
   // Another process stored the same message meanwhile: roll back and take the duplicate path.
   if (row.insertedId === null) throw new RaceLost();
   const messageId = Number(row.insertedId);
+  const created = JSON.parse(row.tasks) as { id: number | string; channel: Channel; status: TaskStatus }[];
+  const candidates = JSON.parse(row.candidates) as number[];
+  const tasks = channels.map((channel): IngestedTask => {
+    const t = created.find((c) => c.channel === channel);
+    if (!t) throw new Error(`ingest: channel "${channel}" has no settings (database not seeded)`);
+    return { id: Number(t.id), channel, status: t.status, candidates, created: true };
+  });
   for (const a of parsed?.attachments ?? []) {
     const insertAttachment = tx.insert(attachment).values({
       messageId,
@@ -363,27 +408,20 @@ async function store(
     // the attachment's blob (first chunk) and its row: one statement
     await storeWithBlob(tx, a.content, (first) => sql`with ${blobInsertCtes('b', a, first)}, a as (${insertAttachment.getSQL()}) select exists (select 1 from b) as "blobNew"`);
   }
-
-  const candidates = parseError !== null ? [] : (JSON.parse(row.candidates) as number[]);
-  const tasks: IngestedTask[] = [];
-  for (const [i, channel] of channels.entries()) {
-    // the receipt goes with the first task's statement
-    const receipt = i === 0 ? receiptInsert(tx, messageId, source, false, raw.sha256, receivedAt).getSQL() : null;
-    tasks.push(await createTask(tx, { messageId, channel, settings, candidates, unreadable: parseError !== null, receivedAt, sourceKind: source.kind, receipt }));
-  }
   return { messageId, duplicate: false, parseError, tasks };
 }
 
 /**
- * Creates the task of a message on one channel, with its candidates, its `created` event and,
- * when given, another insert (the receipt) in one statement. Status: no candidate → unassigned;
- * auto-complete on → completed; else open.
+ * Creates the task of a stored message on one channel, with its candidates and its `created`
+ * event, in one statement: for a redelivery to a channel the message has no task on yet (a new
+ * message gets its tasks in firstStatement). Status: no candidate → unassigned; auto-complete
+ * on → completed; else open.
  * @throws RaceLost when a concurrent delivery created that task first; Error for a channel
  *   without settings
  */
 async function createTask(
   tx: Tx,
-  t: { messageId: number; channel: Channel; settings: ChannelSettingRow[]; candidates: number[]; unreadable: boolean; receivedAt: Date; sourceKind: Source['kind']; receipt: SQL | null },
+  t: { messageId: number; channel: Channel; settings: ChannelSettingRow[]; candidates: number[]; unreadable: boolean; receivedAt: Date; sourceKind: Source['kind'] },
 ): Promise<IngestedTask> {
   const setting = t.settings.find((s) => s.channel === t.channel);
   if (!setting) throw new Error(`ingest: channel "${t.channel}" has no settings (database not seeded)`);
@@ -400,17 +438,13 @@ async function createTask(
     sql`with t as (${insertTask.getSQL()}),
       tc as (insert into ${taskCandidate} (task_id, staff_id) select t.id, c from t, unnest(${`{${candidates.join(',')}}`}::int[]) c),
       e as (insert into ${taskEvent} (task_id, action, detail) select t.id, 'created', ${JSON.stringify(detail)}::jsonb from t)
-      ${t.receipt ? sql`, r as (${t.receipt})` : sql``}
     select id from t`,
   );
   if (!created) throw new RaceLost();
   return { id: Number(created.id), channel: t.channel, status, candidates, created: true };
 }
 
-/** The receipt of one delivery (not yet run). */
-function receiptInsert(tx: Tx, messageId: number, source: Source, duplicate: boolean, rawSha256: string, receivedAt: Date) {
-  return tx.insert(receipt).values({ messageId, sourceKind: source.kind, source, duplicate, rawSha256, receivedAt });
-}
+
 
 /**
  * A redelivery of a stored message: records the receipt and reports the message's tasks; a
@@ -425,7 +459,7 @@ async function storeRedelivery(
   settings: ChannelSettingRow[],
 ): Promise<IngestResult> {
   const receivedAt = new Date();
-  await receiptInsert(tx, existing.id, source, true, raw.sha256, receivedAt);
+  await tx.insert(receipt).values({ messageId: existing.id, sourceKind: source.kind, source, duplicate: true, rawSha256: raw.sha256, receivedAt });
   const unreadable = existing.parseError !== null;
   const tasks: IngestedTask[] = [];
   let candidates: number[] | undefined;
@@ -440,7 +474,7 @@ async function storeRedelivery(
       continue;
     }
     candidates ??= unreadable ? [] : await candidatesFor(tx, existing.senderAddress);
-    tasks.push(await createTask(tx, { messageId: existing.id, channel, settings, candidates, unreadable, receivedAt, sourceKind: source.kind, receipt: null }));
+    tasks.push(await createTask(tx, { messageId: existing.id, channel, settings, candidates, unreadable, receivedAt, sourceKind: source.kind }));
   }
   return { messageId: existing.id, duplicate: true, parseError: existing.parseError, tasks };
 }
