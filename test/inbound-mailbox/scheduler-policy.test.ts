@@ -10,6 +10,7 @@ import { startGateway } from '../../src/gateway.js';
 import { bridgeEvents } from '../../src/events.js';
 import { getHealth, takeLease } from '../../src/db/repositories/mailboxes.js';
 import { mailboxAdapters } from '../../src/inbound/mailbox/adapters.js';
+import { BATCH_MESSAGES } from '../../src/inbound/mailbox/batch.js';
 import { watchMailbox } from '../../src/inbound/imap/idle.js';
 import { nextPollDelay, startScheduler, type Watch } from '../../src/inbound/scheduler.js';
 import { createLogger } from '../../src/log.js';
@@ -170,8 +171,10 @@ describe('scheduler policy (real Dovecot)', () => {
     }
   });
 
-  test('stopping the gateway mid-poll stops between messages; every import is counted; the next poll takes the rest once', async () => {
-    const total = 150;
+  test('stopping the gateway mid-poll stops between batches; every import is counted; the next poll takes the rest once', async () => {
+    // the stop waits for the batch being imported, which may have begun just then: at most two
+    // batches in before the stop, so three and a half make sure the poll is cut short
+    const total = 3 * BATCH_MESSAGES + 50;
     for (let n = 1; n <= total; n++) await dovecot.deliver('many', mail(n, 'many'));
     const env = await testContext();
     const { ctx } = env;
@@ -179,7 +182,7 @@ describe('scheduler policy (real Dovecot)', () => {
     await setMailbox(ctx, 'scanner', imap('many', PASSWORD));
     const first = startScheduler(ctx, mailboxAdapters); // polls at start
     try {
-      await until('the first imports', async () => (await counts(ctx)).messages >= 3);
+      await until('the first batch', async () => (await counts(ctx)).messages >= 1);
       const t0 = Date.now();
       await first.stop();
       const stoppedAfter = Date.now() - t0;
