@@ -158,9 +158,9 @@ interface BatchBook {
  *    downloaded; the others are downloaded in batches (up to BATCH_MESSAGES / BATCH_BYTES, mailbox/batch.ts) with
  *    one `UID FETCH <set> BODY.PEEK[]` (which does not set \Seen) — no data or an Exchange
  *    substitute message is a failure for that UID;
- * 4. per batch: storeBatch (one transaction, a savepoint per message, one flush), then one
- *    after-import command for the stored UIDs, then one transaction with the checkpoint and the
- *    batch's failures. A crash before the checkpoint means a re-read that ingest dedupes.
+ * 4. per batch: storeBatch (one transaction, one flush), then one after-import command for the
+ *    stored UIDs, then one transaction with the checkpoint and the batch's failures — while the
+ *    next batch downloads. A crash before the checkpoint means a re-read that ingest dedupes.
  * A message that fails is recorded (mailbox_failure, key `<uidvalidity>:<uid>`), left on the
  * server unmarked, and retried on the next poll; the others of its batch go on.
  * @throws MailboxError when the mailbox cannot be read at all (connect, TLS, login, folder, or a
@@ -172,6 +172,12 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
   const { client, mailbox, release } = await openFolder(settings, deps);
   const account = settings.account;
   const folder = settings.folder;
+  /**
+   * The batch being stored and marked while the next one downloads (the server sends while the
+   * database writes). Batches still finish in order: the next is stored only once this one is
+   * marked and its checkpoint saved.
+   */
+  const inFlight: { pending: Promise<void> | null } = { pending: null };
   try {
     const uidValidity = String(mailbox.uidValidity);
     const checkpoint = await getCheckpoint(ctx.db, account, folder);
@@ -225,10 +231,8 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
       last = Math.max(last, handled);
     };
 
-    /** Downloads, stores and marks one batch of UIDs (ascending), then settles it. */
-    const importBatch = async (batch: number[]) => {
-      const book: BatchBook = { failed: new Map(), cleared: [] };
-      const sources = await download(client, batch, book);
+    /** Stores and marks one downloaded batch of UIDs (ascending), then settles it. */
+    const storeAndMark = async (batch: number[], sources: Map<number, Buffer>, book: BatchBook) => {
       const items: { key: number; item: BatchItem }[] = [];
       for (const uid of batch) {
         const source = sources.get(uid);
@@ -251,6 +255,24 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
       report.failed += [...book.failed.keys()].filter((uid) => !stored.includes(uid)).length;
       handled = Math.max(handled, batch[batch.length - 1]!);
       await settle(book);
+    };
+
+    const finishInFlight = async () => {
+      const { pending } = inFlight;
+      inFlight.pending = null;
+      await pending;
+    };
+    /** Downloads one batch of UIDs (ascending), then hands it to storeAndMark without waiting. */
+    const importBatch = async (batch: number[]) => {
+      const book: BatchBook = { failed: new Map(), cleared: [] };
+      let sources: Map<number, Buffer>;
+      try {
+        sources = await download(client, batch, book);
+      } finally {
+        await finishInFlight();
+      }
+      inFlight.pending = storeAndMark(batch, sources, book);
+      inFlight.pending.catch(() => {}); // its error is thrown where it is awaited (finishInFlight)
     };
 
     for (let i = 0; i < uids.length; i += META_BATCH) {
@@ -279,6 +301,7 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
       for (const uid of chunk) {
         if (deps.signal?.aborted) {
           // the batch gathered so far is not downloaded yet: it waits, with the rest, for the next poll
+          await finishInFlight();
           if (batch.length === 0) await settle({ failed: new Map(), cleared: [] });
           log.info({ folder, left: uids.length - uids.indexOf(uid) + batch.length }, 'poll stopped between batches; the rest waits for the next poll');
           return report;
@@ -313,11 +336,14 @@ async function poll(settings: MailboxSettings, deps: PollDeps): Promise<PollRepo
         if (batch.length === 0) handled = Math.max(handled, uid);
       }
       if (batch.length > 0) await importBatch(batch);
+      await finishInFlight();
       handled = Math.max(handled, chunk[chunk.length - 1]!);
       await settle({ failed: new Map(), cleared: [] });
     }
     return report;
   } finally {
+    // a batch still being stored when something failed: finished (or failed) before the connection closes
+    await inFlight.pending?.catch(() => {});
     release();
     await closeImapClient(client);
   }

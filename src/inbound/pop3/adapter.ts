@@ -126,8 +126,8 @@ export const pop3Adapter: MailboxAdapter = {
    * that failed before last): over `deps.maxBytes` → recorded as permanently too large and left;
    * older than `importSince` (TOP n 0, see arrivalDate) → skipped; else RETR into a batch (up to
    * BATCH_MESSAGES / BATCH_BYTES, mailbox/batch.ts). Per batch: storeBatch (one transaction; each
-   * message's UIDL recorded and earlier failure cleared in its savepoint), then DELE for each
-   * stored message when afterImport is `delete`. With `delete`, a message imported before whose
+   * message's UIDL recorded and earlier failure cleared in its part of it) while the next batch
+   * downloads, then DELE for each stored message when afterImport is `delete`. With `delete`, a message imported before whose
    * DELE was lost (a crash, a dropped connection) is deleted now. A failing message is recorded
    * and the poll goes on; when the connection breaks, what was downloaded is still stored; QUIT
    * at the end makes the DELEs take effect.
@@ -172,14 +172,19 @@ export const pop3Adapter: MailboxAdapter = {
           log.warn({ n, uidl: uidls?.get(n) ?? null, err: reason }, 'message failed: left on the server, retried on the next poll');
           await recordFailure(ctx.db, settings.account, keyOf(n), reason, false).catch((e: Error) => log.error({ err: e.message }, 'could not record the failure'));
         };
-        /** Stores the batch (one transaction, the UIDLs in it), then DELE for each stored message. */
-        const flush = async () => {
-          const entries = batch;
-          batch = [];
-          batchBytes = 0;
+        /**
+         * The batch being stored while the next one downloads; its DELEs are sent once it is
+         * committed, on this one connection between two RETRs.
+         */
+        let storing: { entries: typeof batch; outcome: ReturnType<typeof storeBatch<number>> } | null = null;
+        /** Waits for the batch being stored, records its failures, then DELE for each stored message. */
+        const finishStoring = async () => {
+          if (!storing) return;
+          const { entries, outcome: pending } = storing;
+          storing = null;
           let outcome;
           try {
-            outcome = await storeBatch(ctx, entries, report);
+            outcome = await pending;
           } finally {
             for (const e of entries) await e.item.raw.discard();
           }
@@ -194,6 +199,16 @@ export const pop3Adapter: MailboxAdapter = {
               log.warn({ n, uidl: uidls?.get(n) ?? null, err: (err as Error).message }, 'DELE failed after import');
             }
           }
+        };
+        /** Starts storing the batch downloaded so far (one transaction, the UIDLs in it), after the one before it. */
+        const flush = async () => {
+          await finishStoring();
+          if (batch.length === 0) return;
+          const entries = batch;
+          batch = [];
+          batchBytes = 0;
+          storing = { entries, outcome: storeBatch(ctx, entries, report) };
+          storing.outcome.catch(() => {}); // its error is thrown where it is awaited (finishStoring)
         };
         try {
           for (const n of ordered) {
@@ -278,10 +293,15 @@ export const pop3Adapter: MailboxAdapter = {
             }
           }
           await flush();
+          await finishStoring();
         } finally {
           // the connection broke: what was downloaded is stored all the same (its DELE waits for
           // the next poll, which finds the UIDL recorded)
-          if (batch.length > 0) await flush().catch((err: Error) => log.warn({ err: err.message }, 'storing the downloaded messages after the failure did not complete'));
+          if (storing || batch.length > 0) {
+            await flush()
+              .then(finishStoring)
+              .catch((err: Error) => log.warn({ err: err.message }, 'storing the downloaded messages after the failure did not complete'));
+          }
         }
       }
       try {
