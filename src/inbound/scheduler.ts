@@ -19,7 +19,13 @@ export type Watch = (
 ) => { stop(): Promise<void> };
 
 export interface Scheduler {
-  /** Polls a channel now (one more poll is queued behind a running one). @throws as pollMailbox */
+  /**
+   * Polls a channel now; when a poll is running, one more is queued behind it, and the report
+   * then covers both (addReports), so that "poll now" during an import answers what was
+   * imported, not the empty tail.
+   * @throws as pollMailbox (the queued poll's error; a failure of the running one only if the
+   *   queued one fails too)
+   */
   pollNow(channel: Channel): Promise<PollReport>;
   /** Stops timers and watches; a running poll stops between two batches of messages. */
   stop(): Promise<void>;
@@ -35,6 +41,15 @@ const FIRST_RETRY_MS = 30_000;
  */
 const LOGIN_RETRY_MS = 15 * 60_000;
 const LOGIN_RETRY_MAX_MS = 4 * 60 * 60_000;
+
+/**
+ * A running poll's report and the one of the poll after it, as one: what either stored (imported,
+ * duplicates) added up; what is left on the server (failed, too large, skipped) as the later one
+ * found it, since it tries the earlier one's failures again and would count them twice.
+ */
+function addReports(earlier: PollReport, later: PollReport): PollReport {
+  return { ...later, imported: earlier.imported + later.imported, duplicates: earlier.duplicates + later.duplicates };
+}
 
 /** Why a channel is (re-)planned. */
 type Trigger = 'start' | 'timer' | 'changed';
@@ -91,10 +106,11 @@ export function startScheduler(ctx: AppContext, adapters: MailboxAdapters, watch
     let next = queued.get(channel);
     if (!next) {
       next = inFlight.done
-        .catch(() => undefined)
-        .then(() => {
+        .catch(() => null)
+        .then(async (ran) => {
           queued.delete(channel);
-          return pollNow(channel);
+          const own = await pollNow(channel);
+          return ran ? addReports(ran, own) : own;
         });
       queued.set(channel, next);
     }

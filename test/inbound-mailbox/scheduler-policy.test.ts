@@ -37,7 +37,7 @@ const pause = (ms: number) => new Promise((r) => setTimeout(r, ms));
 describe('scheduler policy (real Dovecot)', () => {
   let dovecot: DovecotServer;
   before(async () => {
-    dovecot = await startDovecot({ users: ['wrongpw', 'switch', 'manual', 'many', 'crash'].map((user) => ({ user, password: PASSWORD })) });
+    dovecot = await startDovecot({ users: ['wrongpw', 'switch', 'manual', 'many', 'crash', 'during'].map((user) => ({ user, password: PASSWORD })) });
   });
   after(() => dovecot?.stop());
 
@@ -203,6 +203,27 @@ describe('scheduler policy (real Dovecot)', () => {
         await second.stop();
       }
     } finally {
+      await env.close();
+    }
+  });
+
+  test('poll now while a poll runs: waits for it, polls once more, and answers what both stored', async () => {
+    const total = 4 * BATCH_MESSAGES;
+    for (let n = 1; n <= total; n++) await dovecot.deliver('during', mail(n, 'during'));
+    const env = await testContext();
+    const { ctx } = env;
+    await setImportSettings(ctx, 'scanner', { autoImport: false });
+    await setMailbox(ctx, 'scanner', imap('during', PASSWORD));
+    const scheduler = startScheduler(ctx, mailboxAdapters); // polls at start
+    try {
+      await until('the first batch of the start poll', async () => (await counts(ctx)).messages >= 1);
+      assert.ok((await counts(ctx)).messages < total, 'asked while the start poll still runs');
+      const report = await scheduler.pollNow('scanner');
+      assert.equal(report.imported, total, 'the running poll imported every message; the one after it none');
+      assert.equal(report.duplicates, 0);
+      assert.deepEqual(await counts(ctx), { messages: total, tasks: total, failures: 0 });
+    } finally {
+      await scheduler.stop();
       await env.close();
     }
   });
