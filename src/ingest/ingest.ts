@@ -95,20 +95,21 @@ export async function ingest(deps: IngestDeps, raw: RawMessage, source: Source, 
 export interface BatchItem {
   raw: RawMessage;
   source: Source;
-  /** more writes of this message's bookkeeping (a POP3 UIDL marked seen), in its own savepoint */
+  /** more writes of this message's bookkeeping (a POP3 UIDL marked seen), committed or rolled back with it */
   also?: AlsoInTransaction;
 }
 
 /**
  * More writes for a whole batch (a poll's imported count), run in the batch's transaction after
- * every message had its savepoint; `results` as ingestBatch returns them (an Error: rolled back).
+ * every message was stored; `results` as ingestBatch returns them (an Error: rolled back).
  */
 export type AlsoForBatch = (tx: Tx, results: (IngestResult | Error)[]) => Promise<void>;
 
 /**
- * Ingests several messages in one transaction, each in a savepoint of its own: one flush to
- * disk for the whole batch, and a message whose statements fail is rolled back alone (its
- * error is its result) while the others commit. The inbound queue uses it for its backlog, the
+ * Ingests several messages in one transaction: one flush to disk for the whole batch. When
+ * anything in the batch fails, the transaction is run again with each message in a savepoint of
+ * its own, so that a message whose statements fail is rolled back alone (its error is its
+ * result) while the others commit. The inbound queue uses it for its backlog, the
  * IMAP and POP3 adapters for each batch they download. Otherwise as `ingest` (parse, dedupe,
  * route, one task per channel). A message that lost a race with a concurrent delivery of the
  * same bytes has that error as its result: retry it alone with `ingest`, which resolves races.

@@ -127,10 +127,10 @@ export const pop3Adapter: MailboxAdapter = {
    * older than `importSince` (TOP n 0, see arrivalDate) → skipped; else RETR into a batch (up to
    * BATCH_MESSAGES / BATCH_BYTES, mailbox/batch.ts). Per batch: storeBatch (one transaction; each
    * message's UIDL recorded and earlier failure cleared in its part of it) while the next batch
-   * downloads, then DELE for each stored message when afterImport is `delete`. With `delete`, a message imported before whose
-   * DELE was lost (a crash, a dropped connection) is deleted now. A failing message is recorded
-   * and the poll goes on; when the connection breaks, what was downloaded is still stored; QUIT
-   * at the end makes the DELEs take effect.
+   * downloads, then DELE for each stored message when afterImport is `delete`. With `delete`, a
+   * message imported before whose DELE was lost (a crash, a dropped connection) is deleted now.
+   * A failing message is recorded and the poll goes on; when the connection breaks, what was
+   * downloaded is still stored; QUIT at the end makes the DELEs take effect.
    * @throws MailboxError when the mailbox cannot be read at all (connect, tls, login, folder/STAT)
    *   or the connection breaks during the poll (what was imported until then stays imported)
    */
