@@ -32,7 +32,7 @@ const FROM = 'scanner@bench.example';
 const TO = 'scan@agency.example';
 
 /**
- * A running gateway for the benches on the given driver (PGlite in memory, or a fresh database
+ * A running gateway for the benches on the given driver (PGlite on disk in a temporary DATA_DIR, flushed as in production, or a fresh database
  * on `pgBaseUrl`), with connection limits raised so that 20 sessions opening and closing
  * connections quickly are never refused for a connection not yet released.
  */

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import type { PgDatabase, PgQueryResultHKT } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -9,7 +9,7 @@ import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import { drizzle as drizzlePostgres } from 'drizzle-orm/postgres-js';
 import { migrate as migratePostgres } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { DurableNodeFS, durableStartParams } from './durable-pglite.js';
+import { RemotePglite } from './pglite-remote.js';
 import { ConfigError } from '../config.js';
 import { queryRows } from './rows.js';
 import * as schema from './schema.js';
@@ -108,27 +108,7 @@ function namedStatements(sql: Sql): Sql {
   });
 }
 
-/** PostgreSQL's type OID of `bytea`. */
-const BYTEA_OID = 17;
-
-/**
- * `bytea` in PGlite's text protocol (hex format, PostgreSQL docs §8.4.1) converted by Node's
- * native hex codec. PGlite's own converters go byte by byte through JavaScript arrays
- * (`Array.from(bytes).map(…).join('')`), on the gateway's one thread: measured for 100 KB,
- * 14 ms → 0.4 ms to send and 10 ms → 0.2 ms to read back (a 50 MB scan's raw read for a
- * download: ~5 s → 0.1 s).
- */
-export const pgliteByteaCodec = {
-  serializers: {
-    [BYTEA_OID]: (value: unknown) => {
-      if (!(value instanceof Uint8Array)) throw new TypeError('bytea parameter must be a Uint8Array');
-      return `\\x${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}`;
-    },
-  },
-  parsers: {
-    [BYTEA_OID]: (text: string) => Buffer.from(text.startsWith('\\x') ? text.slice(2) : text, 'hex'),
-  },
-};
+export { pgliteByteaCodec } from './pglite-codec.js';
 
 /**
  * Opens embedded PGlite in `dir` (created if missing), or in memory when `dir` is undefined.
@@ -138,9 +118,9 @@ export const pgliteByteaCodec = {
  */
 export async function openPglite(dir: string | undefined): Promise<Database> {
   if (dir) mkdirSync(dir, { recursive: true });
-  const client = dir ? new PGlite({ fs: new DurableNodeFS(dir), startParams: durableStartParams(), ...pgliteByteaCodec }) : new PGlite({ ...pgliteByteaCodec });
+  const client = new RemotePglite(dir);
   await client.waitReady;
-  const db = drizzlePglite(client, { schema }) as unknown as Db;
+  const db = drizzlePglite(client as unknown as PGlite, { schema }) as unknown as Db;
   return {
     db,
     kind: 'pglite',
@@ -152,7 +132,7 @@ export async function openPglite(dir: string | undefined): Promise<Database> {
       return () => stop();
     },
     async migrate() {
-      await migratePglite(drizzlePglite(client), { migrationsFolder: MIGRATIONS });
+      await migratePglite(drizzlePglite(client as unknown as PGlite), { migrationsFolder: MIGRATIONS });
     },
     close: () => client.close(),
   };
