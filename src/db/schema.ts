@@ -70,8 +70,15 @@ export const message = pgTable(
     /** `Date` header; time of receipt when the header is missing or invalid. */
     date: timestamp('date', { withTimezone: true }).notNull(),
     dateFromHeader: boolean('date_from_header').notNull(),
+    /** The decoded text and HTML bodies; both null when `bodyFromRaw` (then derived from the raw at read time). */
     text: text('text'),
     html: text('html'),
+    /**
+     * The bodies were not stored a second time: together longer than ingest keeps
+     * (BODY_STORED_MAX_CHARS), they are parsed from the raw bytes when the message is shown
+     * (services/messages.ts). The raw already holds them (issue 13: one stored copy).
+     */
+    bodyFromRaw: boolean('body_from_raw').notNull().default(false),
     /** Why the message could not be read; null when it parsed. */
     parseError: text('parse_error'),
     /** What the parse adapted or lost in the parsed copy (ingest/parse.ts ParseIssue: `{code, params}`); the raw bytes are unchanged. */

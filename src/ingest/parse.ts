@@ -40,6 +40,8 @@ export interface ParsedMessage {
   fingerprint: string | null;
   /** what the parse adapted or lost (ParseIssueCode) */
   issues: ParseIssue[];
+  /** `text`/`html` came out of an attachment (a TNEF container), not from the MIME structure itself */
+  bodyFromContainer: boolean;
 }
 
 /** What the parse found and adapted; stored with the message (`message.parse_issues`) and shown with it. */
@@ -113,13 +115,16 @@ const GENERIC_TYPES = new Set(['application/octet-stream', 'application/binary',
  * RFC 5322 (fields; §4 obsolete syntax accepted), RFC 2045–2049 (MIME), RFC 2047/2231 (encoded
  * words and parameters).
  * @param input the raw bytes as a stream (read once)
+ * @param options `bodiesOnly`: attachments are read past, not spooled, and containers not
+ *   unpacked (a message shown whose bodies were not stored: services/messages.ts); `attachments`
+ *   is then empty and `text`/`html` are those of the MIME structure
  * @returns the parsed fields; sender lower-cased; attachment names made safe; when a part says
  *   `application/octet-stream`, its content type is sniffed from the first 4100 bytes; `issues`
  *   lists what was adapted or lost in the parsed copy
  * @throws ParseError when the input has no header section or mailparser fails (with the
  *   fingerprint when the whole input was read)
  */
-export async function parseMessage(input: Readable, spoolDir: string): Promise<ParsedMessage> {
+export async function parseMessage(input: Readable, spoolDir: string, options: { bodiesOnly?: boolean } = {}): Promise<ParsedMessage> {
   const parser = new CompatMailParser({ checksumAlgo: false, skipImageLinks: true, skipTextToHtml: true });
   const front = new ParserInput();
   const attachments: ParsedAttachment[] = [];
@@ -135,7 +140,11 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     headerLines = lines;
   });
   parser.on('data', (data: AttachmentStream | MessageText) => {
-    if (data.type === 'attachment') {
+    if (data.type === 'attachment' && options.bodiesOnly) {
+      const content = data.content as unknown as Readable;
+      content.once('end', () => data.release?.());
+      content.resume();
+    } else if (data.type === 'attachment') {
       const content = data.content as unknown as Readable;
       streams.add(content);
       content.once('close', () => streams.delete(content));
@@ -169,6 +178,7 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     await discardParsed({ attachments });
     throw err;
   });
+  const bodyFromContainer = (text === null && fromTnef.text !== null) || (html === null && fromTnef.html !== null);
   text ??= fromTnef.text;
   html ??= fromTnef.html;
   const found = front.findings();
@@ -198,6 +208,7 @@ export async function parseMessage(input: Readable, spoolDir: string): Promise<P
     attachments,
     fingerprint: found.fingerprint,
     issues,
+    bodyFromContainer,
   };
 }
 
@@ -256,7 +267,7 @@ async function parseHeaderOnly(header: Buffer, reason: string): Promise<ParsedMe
   const issues: ParseIssue[] = [{ code: 'mime-structure-unreadable', params: { reason } }];
   const fields = headerFields(parser, headerLines, issues);
   for (const f of parser.findings) issues.push({ code: f });
-  return { ...fields, text: null, html: null, headerLines, attachments: [], fingerprint: null, issues };
+  return { ...fields, text: null, html: null, headerLines, attachments: [], fingerprint: null, issues, bodyFromContainer: false };
 }
 
 async function storeAttachment(

@@ -1,5 +1,9 @@
+import { tmpdir } from 'node:os';
+import { Readable } from 'node:stream';
 import type { Db } from '../db/client.js';
 import { readBlob } from '../db/blobs.js';
+import { storableText } from '../db/storable.js';
+import { parseMessage } from '../ingest/parse.js';
 import * as repo from '../db/repositories/messages.js';
 import { NotFoundError } from './errors.js';
 import type { Principal } from './tokens.js';
@@ -22,12 +26,33 @@ export function listMessages(db: Db, opts: { limit: number; offset: number }, vi
   return repo.listMessages(db, { ...opts, visibleTo: viewer && viewer.role !== 'admin' ? viewer.id : undefined });
 }
 
-/** A message with its attachments and receipts. @throws NotFoundError */
+/**
+ * A message with its attachments and receipts, and its text and HTML bodies: from its row, or,
+ * for a message whose bodies were too long to store twice (`body_from_raw`, ingest.ts
+ * BODY_STORED_MAX_CHARS), parsed from the raw bytes now, as ingest parsed them.
+ * @returns the message; `text`/`html` null when it has none
+ * @throws NotFoundError
+ */
 export async function showMessage(db: Db, id: number, viewer?: Viewer) {
   await checkVisible(db, id, viewer);
-  const m = await repo.getMessage(db, id);
-  if (!m) throw new NotFoundError(`no message with id ${id}`);
-  return m;
+  const row = await repo.getMessage(db, id);
+  if (!row) throw new NotFoundError(`no message with id ${id}`);
+  const { bodyFromRaw, ...m } = row;
+  return bodyFromRaw ? { ...m, ...(await bodiesFromRaw(db, id, m.sha256)) } : m;
+}
+
+/**
+ * The text and HTML bodies of a stored message, parsed from its raw bytes with attachments read
+ * past (nothing is written to disk), and cleaned as ingest cleaned them for storage (db/storable.ts).
+ * @throws NotFoundError when the raw bytes are missing; what mailparser throws (it read them once already)
+ */
+async function bodiesFromRaw(db: Db, id: number, sha256: string): Promise<{ text: string | null; html: string | null }> {
+  const found = await readBlob(db, sha256);
+  if (!found) throw new NotFoundError(`the raw bytes of message ${id} are missing`);
+  // bodiesOnly never spools, so the directory is not used
+  const parsed = await parseMessage(Readable.from(found.chunks), tmpdir(), { bodiesOnly: true });
+  const clean = (s: string | null) => (s === null ? null : storableText(s).value);
+  return { text: clean(parsed.text), html: clean(parsed.html) };
 }
 
 /**

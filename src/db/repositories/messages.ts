@@ -51,7 +51,7 @@ export async function messageVisibleTo(db: Db, messageId: number, staffId: numbe
 
 export async function getMessage(db: Db, id: number) {
   const [row] = await db
-    .select({ ...summary, text: message.text, html: message.html, dateFromHeader: message.dateFromHeader })
+    .select({ ...summary, text: message.text, html: message.html, bodyFromRaw: message.bodyFromRaw, dateFromHeader: message.dateFromHeader })
     .from(message)
     .where(eq(message.id, id));
   if (!row) return null;

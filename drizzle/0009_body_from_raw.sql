@@ -1,0 +1,1 @@
+ALTER TABLE "message" ADD COLUMN "body_from_raw" boolean DEFAULT false NOT NULL;
