@@ -4,8 +4,12 @@
 
 /** What the worker is started with: the data directory, or none for an in-memory database. */
 export interface WorkerInit {
+  /** the worker's module (threads/entry.mjs loads it) */
+  module: string;
   dir: string | undefined;
 }
+
+import type { WireError } from '../threads/wire.js';
 
 export type Request =
   | { op: 'query'; id: number; tx?: number; sql: string; params?: unknown[]; options?: { rowMode?: 'array' | 'object'; identityOids?: number[] } }
@@ -16,28 +20,4 @@ export type Request =
   | { op: 'unlisten'; id: number; listener: number }
   | { op: 'close'; id: number };
 
-/** An error as it crosses: its message and name, and its own fields (PGlite's DatabaseError: code, severity, detail…). */
-export interface WireError {
-  message: string;
-  name: string;
-  fields: Record<string, unknown>;
-}
-
 export type Reply = { id: number; ok: true; result: unknown } | { id: number; ok: false; error: WireError };
-
-/** The fields of an error that survive structured cloning (plain values only). */
-export function errorToWire(err: unknown): WireError {
-  if (!(err instanceof Error)) return { message: String(err), name: 'Error', fields: {} };
-  const fields: Record<string, unknown> = {};
-  for (const [key, value] of Object.entries(err)) {
-    if (value === null || ['string', 'number', 'boolean', 'undefined'].includes(typeof value) || Array.isArray(value)) fields[key] = value;
-  }
-  return { message: err.message, name: err.name, fields };
-}
-
-/** The error again, on the receiving side: an Error with the same message, name and fields. */
-export function errorFromWire(wire: WireError): Error {
-  const err = Object.assign(new Error(wire.message), wire.fields);
-  err.name = wire.name;
-  return err;
-}

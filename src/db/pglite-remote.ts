@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads';
-import { errorFromWire, type Reply, type Request, type WireError, type WorkerInit } from './pglite-protocol.js';
+import { errorFromWire, type WireError } from '../threads/wire.js';
+import type { Reply, Request, WorkerInit } from './pglite-protocol.js';
 
 type Results = { rows: unknown[]; fields: { name: string; dataTypeID: number }[]; affectedRows?: number };
 type QueryOptions = { rowMode?: 'array' | 'object'; parsers?: Record<number, unknown> };
@@ -46,8 +47,8 @@ export class RemotePglite {
    * describes; in memory when `dir` is undefined). Await `waitReady` before use.
    */
   constructor(dir: string | undefined) {
-    const init: WorkerInit = { dir };
-    this.#worker = new Worker(new URL('./pglite-worker-entry.mjs', import.meta.url), { workerData: init });
+    const init: WorkerInit = { module: new URL('./pglite-worker.ts', import.meta.url).href, dir };
+    this.#worker = new Worker(new URL('../threads/entry.mjs', import.meta.url), { workerData: init });
     this.waitReady = new Promise((resolve, reject) => {
       const onReady = (message: { ready?: boolean; error?: WireError }) => {
         if (message.ready === undefined) return;

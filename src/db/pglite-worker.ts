@@ -6,7 +6,8 @@ import { parentPort, workerData } from 'node:worker_threads';
 import { PGlite, type Transaction } from '@electric-sql/pglite';
 import { DurableNodeFS, durableStartParams } from './durable-pglite.js';
 import { pgliteByteaCodec } from './pglite-codec.js';
-import { errorToWire, type Reply, type Request, type WorkerInit } from './pglite-protocol.js';
+import { errorToWire } from '../threads/wire.js';
+import type { Reply, Request, WorkerInit } from './pglite-protocol.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;

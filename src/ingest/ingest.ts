@@ -8,8 +8,8 @@ import { queryRows } from '../db/rows.js';
 import { attachment, channelSetting, message, receipt, task, taskCandidate, taskEvent, type Channel, type TaskStatus } from '../db/schema.js';
 import type { Events } from '../events.js';
 import { classifyAutomated } from './auto-reply.js';
-import { fingerprint } from './fingerprint.js';
-import { discardParsed, parseMessage, ParseError, type ParsedMessage } from './parse.js';
+import { discardParsed, type ParsedMessage } from './parse.js';
+import { parseForIngest, type ParseOutcome } from './parse-step.js';
 import type { RawMessage } from './raw.js';
 import { candidatesFor, candidatesQuery } from './route.js';
 import type { Source } from './source.js';
@@ -20,6 +20,8 @@ export interface IngestDeps {
   spoolDir: string;
   events?: Events;
   log?: Logger;
+  /** Parses for ingest (parse-pool.ts: in a worker thread); default: parseForIngest in this thread. */
+  parse?: (raw: RawMessage, spoolDir: string) => Promise<ParseOutcome>;
 }
 
 export interface IngestedTask {
@@ -203,19 +205,7 @@ interface Prepared {
 async function prepare(deps: IngestDeps, raw: RawMessage, source: Source): Promise<Prepared> {
   if (source.channels.length === 0) throw new Error('ingest: source has no channel');
   const channels = [...new Set(source.channels)];
-  let parsed: ParsedMessage | null = null;
-  let parseError: string | null = null;
-  let key: string;
-  try {
-    parsed = await parseMessage(raw.open(), deps.spoolDir);
-    // null: mailparser stopped early and only the header was read
-    key = parsed.fingerprint ?? (await fingerprint(raw.open()));
-  } catch (err) {
-    if (!(err instanceof ParseError)) throw err;
-    parseError = err.message;
-    // the parse stopped before the end: the key needs a read of its own
-    key = err.fingerprint ?? (await fingerprint(raw.open()));
-  }
+  const { parsed, parseError, key } = await (deps.parse ?? parseForIngest)(raw, deps.spoolDir);
   try {
     // nothing is refused for its content: text the database cannot hold is cleaned and flagged
     const cleaned = storableDelivery(parsed, parseError, source);
