@@ -45,21 +45,26 @@ export interface AppContext {
   ingest(raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult>;
   /** `ingestBatch()` bound to this context: several messages, one transaction (the inbound queue's backlog, a poll's batch). */
   ingestBatch(items: BatchItem[], also?: AlsoForBatch): Promise<(IngestResult | Error)[]>;
+  /** `ingestBatch()` as the SMTP inbound queue runs it: parsed where that is fastest (queueParser). */
+  queueIngestBatch(items: BatchItem[]): Promise<(IngestResult | Error)[]>;
 }
 
 /**
- * Where ingest parses: in worker threads on PostgreSQL (the parse no longer competes with SMTP
- * on this thread, and the database server leaves a core to spare: SMTP bench, 2,000 × 100 KB,
- * tasks 155–180 → 188–211 msg/s), in this thread on PGlite, whose database thread takes the
- * spare core (a parse thread beside it measured accept 8 % lower and tasks unchanged).
+ * Where the inbound queue's batches are parsed: in worker threads on PostgreSQL, where under an
+ * SMTP burst the parse competed with the sessions on this thread while a core stood idle (SMTP
+ * bench, 2,000 × 100 KB, back to back: tasks 155–180 → 188–211 msg/s); in this thread on
+ * PGlite, whose database thread takes the spare core (a parse thread there lowered accept by 8 %,
+ * tasks unchanged). Mailbox batches are parsed in this thread on both drivers: with Dovecot's TLS
+ * and the database server on the same cores, the thread hop cost more than it gave (IMAP bench on
+ * PostgreSQL 437 msg/s without, 353 with).
  */
-function parserFor(database: Database): ((raw: RawMessage, dir: string) => Promise<ParseOutcome>) | undefined {
+function queueParser(database: Database): ((raw: RawMessage, dir: string) => Promise<ParseOutcome>) | undefined {
   return database.kind === 'postgres' ? (raw, dir) => sharedParsePool().parse(raw, dir) : undefined;
 }
 
 export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
   const spoolDir = path.join(config.dataDir, 'spool');
-  const deps = { db: database.db, spoolDir, events, log: log.child({ component: 'ingest' }), parse: parserFor(database) };
+  const deps = { db: database.db, spoolDir, events, log: log.child({ component: 'ingest' }) };
   return {
     config,
     database,
@@ -71,6 +76,7 @@ export function createContext(config: Config, database: Database, events: Events
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source, also) => ingest(deps, raw, source, also),
     ingestBatch: (items, also) => ingestBatch(deps, items, also),
+    queueIngestBatch: (items) => ingestBatch({ ...deps, parse: queueParser(database) }, items),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),

@@ -105,7 +105,7 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       dir: path.join(config.dataDir, 'queue'),
       log: log.child({ component: 'queue' }),
       ingest: ctx.ingest,
-      ingestBatch: ctx.ingestBatch,
+      ingestBatch: ctx.queueIngestBatch,
       alreadyStored: (ids) => queueIdsStored(ctx.db, ids),
       // PostgreSQL: ingests wait mostly for round trips and the WAL flush, so several overlap
       // (measured: 1000 × 100 KB, 2 → 59, 4 → 86, 8 → 135 tasks/s; the pool has 10 connections).

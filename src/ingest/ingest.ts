@@ -123,15 +123,21 @@ export type AlsoForBatch = (tx: Tx, results: (IngestResult | Error)[]) => Promis
  */
 export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: AlsoForBatch): Promise<(IngestResult | Error)[]> {
   const outcomes: (IngestResult | Error)[] = [];
-  const prepared: (Prepared | null)[] = [];
-  for (const item of items) {
-    try {
-      prepared.push(await prepare(deps, item.raw, item.source));
-    } catch (err) {
-      prepared.push(null);
-      outcomes[prepared.length - 1] = err as Error;
-    }
+  // Parsed one after the other, while the transaction already runs: a message's statement goes to
+  // the database (its server, or PGlite's thread) while the next one is parsed.
+  const preparing: Promise<Prepared | null>[] = [];
+  for (const [i, item] of items.entries()) {
+    const before = preparing[i - 1] ?? Promise.resolve(null);
+    preparing.push(
+      before.then(() =>
+        prepare(deps, item.raw, item.source).catch((err: unknown) => {
+          outcomes[i] = err as Error;
+          return null;
+        }),
+      ),
+    );
   }
+  const prepared: (Prepared | null)[] = [];
   try {
     /**
      * One attempt at the batch's transaction. `isolated`: each message in a savepoint, so that
@@ -140,20 +146,20 @@ export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: A
     const attempt = (isolated: boolean) =>
       deps.db.transaction(async (tx) => {
         const results: (IngestResult | Error | undefined)[] = [];
-        for (const [i, p] of prepared.entries()) {
+        const run = (i: number, p: Prepared) => async (t: Tx) => {
+          const stored = await storePrepared(t, p);
+          await items[i]!.also?.(t, stored);
+          return stored;
+        };
+        for (const [i, preparation] of preparing.entries()) {
+          const p = (prepared[i] = await preparation);
           if (!p) continue;
-          const item = items[i]!;
-          const run = async (t: Tx) => {
-            const stored = await storePrepared(t, p);
-            await item.also?.(t, stored);
-            return stored;
-          };
           if (!isolated) {
-            results[i] = await run(tx);
+            results[i] = await run(i, p)(tx);
             continue;
           }
           try {
-            results[i] = await tx.transaction(run);
+            results[i] = await tx.transaction(run(i, p));
           } catch (err) {
             // a lost race included: the caller retries this one on its own, where `ingest` handles it
             results[i] = withoutParameters(err) as Error;
@@ -164,12 +170,11 @@ export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: A
       });
     // Savepoints cost two statements per message; a batch in which nothing fails (nearly all of
     // them) goes without, and only a batch that failed is done again message by message.
-    const live = prepared.filter(Boolean).length;
     let stored: (IngestResult | Error | undefined)[];
     try {
       stored = await attempt(false);
     } catch (err) {
-      if (live <= 1) throw err;
+      if ((await Promise.all(preparing)).filter(Boolean).length <= 1) throw err;
       stored = await attempt(true);
     }
     for (const [i, p] of prepared.entries()) {
@@ -180,9 +185,9 @@ export async function ingestBatch(deps: IngestDeps, items: BatchItem[], also?: A
     }
   } catch (err) {
     const e = withoutParameters(err) as Error;
-    for (const [i, p] of prepared.entries()) if (p) outcomes[i] = e;
+    for (const [i, p] of (await Promise.all(preparing)).entries()) if (p) outcomes[i] = e;
   } finally {
-    for (const p of prepared) if (p?.parsed) await discardParsed(p.parsed);
+    for (const p of await Promise.all(preparing)) if (p?.parsed) await discardParsed(p.parsed);
   }
   return outcomes;
 }

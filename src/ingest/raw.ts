@@ -18,7 +18,8 @@ export interface RawMessage {
   /**
    * Where the bytes are, for another thread to read them (ingest/parse-pool.ts): in memory, or in
    * a file from byte `start` on (`owned`: a spool file that `discard` removes). Absent: only
-   * `open()` reaches them, and they are parsed in this thread.
+   * `open()` reaches them, and they are parsed in this thread. A copy that replaces `open` must
+   * drop it (another thread would read the bytes at the location, not what `open` gives).
    */
   location?: RawLocation;
 }
