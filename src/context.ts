@@ -76,7 +76,7 @@ export function createContext(config: Config, database: Database, events: Events
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source, also) => ingest(deps, raw, source, also),
     ingestBatch: (items, also) => ingestBatch(deps, items, also),
-    queueIngestBatch: (items) => ingestBatch({ ...deps, parse: queueParser(database) }, items),
+    queueIngestBatch: (items) => ingestBatch({ ...deps, parse: queueParser(database), parseFirst: true }, items),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),
