@@ -7,8 +7,6 @@ import type { Config } from './config.js';
 import type { Database, Db } from './db/client.js';
 import type { Events } from './events.js';
 import { ingest, ingestBatch, type AlsoForBatch, type AlsoInTransaction, type BatchItem, type IngestResult } from './ingest/ingest.js';
-import { sharedParsePool } from './ingest/parse-pool.js';
-import type { ParseOutcome } from './ingest/parse-step.js';
 import type { RawMessage } from './ingest/raw.js';
 import type { Source } from './ingest/source.js';
 import type { InboundQueue } from './ingest/queue.js';
@@ -45,21 +43,8 @@ export interface AppContext {
   ingest(raw: RawMessage, source: Source, also?: AlsoInTransaction): Promise<IngestResult>;
   /** `ingestBatch()` bound to this context: several messages, one transaction (the inbound queue's backlog, a poll's batch). */
   ingestBatch(items: BatchItem[], also?: AlsoForBatch): Promise<(IngestResult | Error)[]>;
-  /** `ingestBatch()` as the SMTP inbound queue runs it: parsed where that is fastest (queueParser). */
+  /** `ingestBatch()` as the SMTP inbound queue runs it: the batch parsed before its transaction (IngestDeps.parseFirst). */
   queueIngestBatch(items: BatchItem[]): Promise<(IngestResult | Error)[]>;
-}
-
-/**
- * Where the inbound queue's batches are parsed: in worker threads on PostgreSQL, where under an
- * SMTP burst the parse competed with the sessions on this thread while a core stood idle (SMTP
- * bench, 2,000 × 100 KB, back to back: tasks 155–180 → 188–211 msg/s); in this thread on
- * PGlite, whose database thread takes the spare core (a parse thread there lowered accept by 8 %,
- * tasks unchanged). Mailbox batches are parsed in this thread on both drivers: with Dovecot's TLS
- * and the database server on the same cores, the thread hop cost more than it gave (IMAP bench on
- * PostgreSQL 437 msg/s without, 353 with).
- */
-function queueParser(database: Database): ((raw: RawMessage, dir: string) => Promise<ParseOutcome>) | undefined {
-  return database.kind === 'postgres' ? (raw, dir) => sharedParsePool().parse(raw, dir) : undefined;
 }
 
 export function createContext(config: Config, database: Database, events: Events, log: Logger): AppContext {
@@ -76,7 +61,7 @@ export function createContext(config: Config, database: Database, events: Events
     secrets: createSecretBox(loadSecretKey(config)),
     ingest: (raw, source, also) => ingest(deps, raw, source, also),
     ingestBatch: (items, also) => ingestBatch(deps, items, also),
-    queueIngestBatch: (items) => ingestBatch({ ...deps, parse: queueParser(database), parseFirst: true }, items),
+    queueIngestBatch: (items) => ingestBatch({ ...deps, parseFirst: true }, items),
     mailboxes: {
       poll: () => Promise.reject(new Error('mailbox polling is not available in this process')),
       test: () => Promise.reject(new Error('mailbox tests are not available in this process')),

@@ -14,7 +14,7 @@ export interface ParseOutcome {
 /**
  * Parses a message and computes its fingerprint, in one pass where the parse read everything
  * (a second read only when it stopped early). A message mailparser cannot read is an outcome,
- * not an error. Runs in the gateway's thread or in a parse worker (parse-pool.ts).
+ * not an error.
  * @param spoolDir directory for attachments too large for memory (parse.ts)
  * @throws I/O errors reading `raw` or writing `spoolDir`
  */

@@ -16,7 +16,7 @@ export interface RawMessage {
   /** Removes a spool file this object owns; no-op for other kinds. */
   discard(): Promise<void>;
   /**
-   * Where the bytes are, for another thread to read them (ingest/parse-pool.ts): in memory, or in
+   * Where the bytes are, for another thread to read them: in memory, or in
    * a file from byte `start` on (`owned`: a spool file that `discard` removes). Absent: only
    * `open()` reaches them, and they are parsed in this thread. A copy that replaces `open` must
    * drop it (another thread would read the bytes at the location, not what `open` gives).

@@ -1,4 +1,4 @@
-// Entry of the gateway's worker threads (db/pglite-remote.ts, ingest/parse-pool.ts): registers
+// Entry of the gateway's worker threads (db/pglite-remote.ts): registers
 // tsx's loader in this thread, as bin/posteingang.js does in the main one, then runs the
 // TypeScript module named in workerData.module (a file URL).
 import { workerData } from 'node:worker_threads';
