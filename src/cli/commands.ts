@@ -104,8 +104,6 @@ async function ingestFile(ctx: AppContext, shown: string, file: string, channel:
   const watched: RawMessage = {
     ...raw,
     open: () => raw.open().once('error', (err) => void (readError ??= err)),
-    // parsed in this thread, where the watch above sees the file's errors
-    location: undefined,
   };
   try {
     const r = await ctx.ingest(watched, { kind: 'file', channels: [channel], path: file });

@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
-import { rawAt, SizeLimitError, type RawMessage } from './raw.js';
+import { SizeLimitError, type RawMessage } from './raw.js';
 import type { SmtpSource } from './source.js';
 
 /**
@@ -99,7 +100,12 @@ export async function openQueueFiles(dir: string): Promise<QueueFiles> {
     return {
       id,
       meta,
-      raw: rawAt({ kind: 'file', path: file, start: offset, owned: false }, size, sha256),
+      raw: {
+        size,
+        sha256,
+        open: () => createReadStream(file, { start: offset }),
+        discard: async () => {},
+      },
     };
   }
 

@@ -15,41 +15,16 @@ export interface RawMessage {
   open(): Readable;
   /** Removes a spool file this object owns; no-op for other kinds. */
   discard(): Promise<void>;
-  /**
-   * Where the bytes are, for another thread to read them: in memory, or in
-   * a file from byte `start` on (`owned`: a spool file that `discard` removes). Absent: only
-   * `open()` reaches them, and they are parsed in this thread. A copy that replaces `open` must
-   * drop it (another thread would read the bytes at the location, not what `open` gives).
-   */
-  location?: RawLocation;
-}
-
-export type RawLocation = { kind: 'memory'; bytes: Buffer } | { kind: 'file'; path: string; start: number; owned: boolean };
-
-/**
- * The RawMessage of bytes at `location` (as another thread handed them over), with the size and
- * hash already known.
- */
-export function rawAt(location: RawLocation, size: number, sha256: string): RawMessage {
-  if (location.kind === 'memory') {
-    // structured cloning (a thread's message) turns a Buffer into a plain Uint8Array: a Buffer again, without a copy
-    const b = location.bytes;
-    const bytes = Buffer.isBuffer(b) ? b : Buffer.from((b as Uint8Array).buffer, (b as Uint8Array).byteOffset, (b as Uint8Array).byteLength);
-    return { size, sha256, open: () => Readable.from([bytes]), discard: async () => {}, location: { kind: 'memory', bytes } };
-  }
-  const { path: file, start, owned } = location;
-  return {
-    size,
-    sha256,
-    open: () => createReadStream(file, { start }),
-    discard: owned ? () => rm(file, { force: true }) : async () => {},
-    location,
-  };
 }
 
 /** Wraps bytes already in memory (tests, small inputs). */
 export function rawFromBuffer(bytes: Buffer): RawMessage {
-  return rawAt({ kind: 'memory', bytes }, bytes.length, createHash('sha256').update(bytes).digest('hex'));
+  return {
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    open: () => Readable.from([bytes]),
+    discard: async () => {},
+  };
 }
 
 /**
@@ -60,7 +35,7 @@ export async function rawFromFile(file: string): Promise<RawMessage> {
   const { size } = await stat(file);
   const hash = createHash('sha256');
   await pipeline(createReadStream(file), hash);
-  return rawAt({ kind: 'file', path: file, start: 0, owned: false }, size, hash.digest('hex'));
+  return { size, sha256: hash.digest('hex'), open: () => createReadStream(file), discard: async () => {} };
 }
 
 /** Raised by `spool` when the stream was longer than the limit; the partial file is already removed. */
@@ -122,5 +97,6 @@ export async function spool(stream: Readable, dir: string, maxBytes?: number): P
   }
   const sha256 = hash.digest('hex');
   if (!file) return rawFromBuffer(Buffer.concat(memory ?? [], size));
-  return rawAt({ kind: 'file', path: file, start: 0, owned: true }, size, sha256);
+  const spoolFile = file;
+  return { size, sha256, open: () => createReadStream(spoolFile), discard: () => rm(spoolFile, { force: true }) };
 }

@@ -107,7 +107,6 @@ export function failingFor(ctx: AppContext, pick: (source: Source) => boolean): 
   const broken = (raw: RawMessage): RawMessage => ({
     ...raw,
     open: () => new Readable({ read() { this.destroy(new Error('the spooled bytes cannot be read')); } }),
-    location: undefined, // the bytes only through open(), in every thread
   });
   return {
     ...ctx,

@@ -34,7 +34,7 @@ async function bytesOf(raw: RawMessage): Promise<Buffer> {
 function chunked(bytes: Buffer, size: number): RawMessage {
   const pieces: Buffer[] = [];
   for (let at = 0; at < bytes.length; at += size) pieces.push(bytes.subarray(at, at + size));
-  return { ...rawFromBuffer(bytes), open: () => Readable.from(pieces), location: undefined };
+  return { ...rawFromBuffer(bytes), open: () => Readable.from(pieces) };
 }
 
 const SAMPLE_SHA256 = 'c14ef09b2d6e4d7d546eccd7ca654bf2095335b51f03cc65835e035e167fca40';
