@@ -1,6 +1,7 @@
 // Messages between the gateway's thread and the embedded database's worker (pglite-remote.ts,
 // pglite-worker.ts). Everything crosses by structured clone: no functions, so query options name
 // the type OIDs whose text is kept as it is instead of carrying parser functions.
+import type { WireError } from '../threads/wire.js';
 
 /** What the worker is started with: the data directory, or none for an in-memory database. */
 export interface WorkerInit {
@@ -8,8 +9,6 @@ export interface WorkerInit {
   module: string;
   dir: string | undefined;
 }
-
-import type { WireError } from '../threads/wire.js';
 
 export type Request =
   | { op: 'query'; id: number; tx?: number; sql: string; params?: unknown[]; options?: { rowMode?: 'array' | 'object'; identityOids?: number[] } }

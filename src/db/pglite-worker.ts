@@ -64,18 +64,19 @@ function begin(requestId: number) {
     .finally(() => transactions.delete(id));
 }
 
+/** Where a statement runs: its open transaction, or the database outside any. @throws when that transaction has ended */
+function target(tx: number | undefined): PGlite | Transaction {
+  const found = tx ? transactions.get(tx)?.tx : client;
+  if (!found) throw new Error(`transaction ${tx} is not open`);
+  return found;
+}
+
 async function handle(request: Request): Promise<unknown> {
   switch (request.op) {
-    case 'query': {
-      const target = request.tx ? transactions.get(request.tx)?.tx : client;
-      if (!target) throw new Error(`transaction ${request.tx} is not open`);
-      return target.query(request.sql, request.params, queryOptions(request.options));
-    }
-    case 'exec': {
-      const target = request.tx ? transactions.get(request.tx)?.tx : client;
-      if (!target) throw new Error(`transaction ${request.tx} is not open`);
-      return target.exec(request.sql);
-    }
+    case 'query':
+      return target(request.tx).query(request.sql, request.params, queryOptions(request.options));
+    case 'exec':
+      return target(request.tx).exec(request.sql);
     case 'listen': {
       const id = nextId++;
       listeners.set(id, await client.listen(request.channel, (payload) => port.postMessage({ notify: id, payload })));
