@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
 import path from 'node:path';
 import ipaddr from 'ipaddr.js';
 import { z } from 'zod';
@@ -38,6 +39,43 @@ const cidrList = z.string().default(DEFAULT_ALLOWED_NETWORKS).transform((value, 
   return ranges;
 });
 
+/** What `HTTP_TRUST_PROXY=true` trusts: a reverse proxy on the same machine (IPv4 and IPv6 loopback). */
+export const LOOPBACK_NETWORKS = '127.0.0.0/8,::1/128';
+
+/**
+ * `HTTP_TRUST_PROXY`: the peers whose X-Forwarded-* headers are believed. `false` (the default):
+ * nobody; `true`: loopback only ({@link LOOPBACK_NETWORKS}); otherwise a comma-separated list of
+ * addresses (`10.0.0.5`, `2001:db8::1`) and CIDR ranges (`10.0.0.0/24`). Addresses are written as
+ * RFC 4291 / dotted-quad text only (no `0x0a000001` or `10.1`).
+ */
+const trustedProxies = z
+  .string()
+  .default('false')
+  .transform((value, ctx) => {
+    const word = value.trim().toLowerCase();
+    if (['false', 'no', '0', 'off'].includes(word)) return [];
+    const list = ['true', 'yes', '1', 'on'].includes(word) ? LOOPBACK_NETWORKS : value;
+    const ranges: [ipaddr.IPv4 | ipaddr.IPv6, number][] = [];
+    for (const part of list.split(',').map((s) => s.trim()).filter(Boolean)) {
+      const [address = '', bits, extra] = part.split('/');
+      const ip = isIP(address) && extra === undefined && (bits === undefined || /^\d{1,3}$/.test(bits)) ? (bits === undefined ? ipaddr.process(address) : ipaddr.parse(address)) : null;
+      if (ip && (bits === undefined || Number(bits) <= (ip.kind() === 'ipv4' ? 32 : 128))) {
+        ranges.push([ip, bits === undefined ? (ip.kind() === 'ipv4' ? 32 : 128) : Number(bits)]);
+        continue;
+      }
+      ctx.addIssue({
+        code: 'custom',
+        message: `"${part}" is not an IP address or CIDR range such as 10.0.0.5 or 10.0.0.0/24; use false, true (loopback only) or a comma-separated list of the reverse proxy's addresses`,
+      });
+      return z.NEVER;
+    }
+    if (ranges.length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'must be false, true (loopback only) or a comma-separated list of addresses and CIDR ranges' });
+      return z.NEVER;
+    }
+    return ranges;
+  });
+
 const schema = z.object({
   DATABASE_URL: z
     .string()
@@ -66,13 +104,32 @@ const schema = z.object({
   /** Allow AUTH PLAIN/LOGIN without TLS (only clients in SMTP_ALLOWED_NETWORKS can connect at all). */
   SMTP_AUTH_ALLOW_CLEARTEXT: flag.default(false),
   SMTP_MAX_CONNECTIONS: count(1).default(100),
-  SMTP_MAX_CONNECTIONS_PER_IP: count(1).default(20),
+  /**
+   * Concurrent connections per client address. A tenth of SMTP_MAX_CONNECTIONS by default, so
+   * that slow or stuck clients from a few addresses never fill the receiver (ten addresses are
+   * needed to take every slot); the receiver warns at start when two addresses could.
+   */
+  SMTP_MAX_CONNECTIONS_PER_IP: count(1).default(10),
   /** RFC 5321 §4.5.3.1.8: a server must accept at least 100 recipients; lower only on purpose. */
   SMTP_MAX_RECIPIENTS: count(1).default(100),
   /** Idle time allowed between commands, seconds (RFC 5321 §4.5.3.2.7: at least 5 minutes). */
   SMTP_COMMAND_TIMEOUT_SECONDS: count(1).default(300),
   /** Idle time allowed inside DATA before answering 451, seconds (RFC 5321 §4.5.3.2.6: 3 minutes). */
   SMTP_DATA_TIMEOUT_SECONDS: count(1).default(180),
+  /**
+   * Deadline for one command line, seconds, counted from its first byte however slowly the rest
+   * trickles in (the idle timeout restarts with every byte); `421 4.4.2` and close past it.
+   */
+  SMTP_COMMAND_DEADLINE_SECONDS: count(1).default(60),
+  /**
+   * The DATA phase may last max(SMTP_DATA_DEADLINE_SECONDS, bytes received / SMTP_DATA_MIN_BYTES_PER_SECOND)
+   * seconds (bytes counted up to SMTP_MAX_MESSAGE_BYTES); `421 4.4.2` and close past it.
+   */
+  SMTP_DATA_DEADLINE_SECONDS: count(1).default(300),
+  /** Minimum average transfer rate inside DATA once SMTP_DATA_DEADLINE_SECONDS have passed, bytes per second. */
+  SMTP_DATA_MIN_BYTES_PER_SECOND: count(1).default(10240),
+  /** Failed AUTH attempts per connection; the last one is answered `421 4.7.0` and the connection closed. */
+  SMTP_AUTH_MAX_FAILURES: count(1).default(3),
   /** Key for secrets at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64; usually SECRET_KEY_FILE. */
   SECRET_KEY: z
     .string()
@@ -90,8 +147,12 @@ const schema = z.object({
   OUTBOX_POLL_SECONDS: count(1).default(30),
   /** Connection, greeting and inactivity timeout towards the SMTP server, seconds. */
   SMTP_SEND_TIMEOUT_SECONDS: count(1).default(60),
-  /** The HTTP port sits behind a reverse proxy that sets X-Forwarded-Proto/-For (admin: Secure cookies, client address for login throttling). */
-  HTTP_TRUST_PROXY: flag.default(false),
+  /**
+   * The reverse proxies in front of the HTTP port (addresses and CIDR ranges; `true` is loopback
+   * only, `false` nobody): only a request whose peer is one of them has its X-Forwarded-Proto,
+   * -Host and -For believed (admin: Secure cookies, same-origin check, client address for throttling).
+   */
+  HTTP_TRUST_PROXY: trustedProxies,
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
 });
 

@@ -10,6 +10,8 @@ import { assertDurable, openDatabase, type Database } from './db/client.js';
 import { bridgeEvents, createEvents } from './events.js';
 import { createReceiver, type Receiver } from './inbound/smtp/receiver.js';
 import { cachedRecipientLookup } from './inbound/smtp/recipient-cache.js';
+import { isInboundDomain } from './inbound/smtp/recipients.js';
+import { attemptSucceeded, beginAttempt, type Attempt } from './services/auth-throttle.js';
 import { openInboundQueue, type InboundQueue } from './ingest/queue.js';
 import { queueIdsStored } from './db/repositories/messages.js';
 import path from 'node:path';
@@ -120,7 +122,13 @@ export async function startGateway(config: Config, log: Logger): Promise<Gateway
       tls,
       log: log.child({ component: 'smtp' }),
       lookupRecipient: cachedRecipientLookup((address) => channelOfInboundAddress(ctx.db, address)),
+      isInboundDomain: (domain) => isInboundDomain(ctx.db, domain),
       authenticate: (user, password) => authenticateDevice(ctx.db, user, password),
+      // the per-address AUTH back-off (issue 14), the receiver's auth-guard.ts hook
+      authThrottle: {
+        begin: (subject) => beginAttempt(ctx.db, 'smtp', subject),
+        succeeded: (attempt) => attemptSucceeded(ctx.db, attempt as Attempt),
+      },
       accept: (stream, source, maxBytes) => inbound.accept(stream, source, maxBytes),
     });
     const smtp = await listening('SMTP_HOST/SMTP_PORT', receiver.listen(config.SMTP_PORT, config.SMTP_HOST));

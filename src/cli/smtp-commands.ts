@@ -3,6 +3,7 @@ import { Option, type Command } from 'commander';
 import type { AppContext } from '../context.js';
 import { ValidationError } from '../services/errors.js';
 import { listOutbox, retryOutbox, showOutbox, type OutboxView } from '../services/outbox.js';
+import { getSendLimits, SEND_LIMIT_BOUNDS, setSendLimits, type SendLimits } from '../services/send-limits.js';
 import { setSmtpAccount, showSmtpAccount, testSmtpAccount } from '../services/smtp-account.js';
 import { OPERATOR } from '../services/task-actions.js';
 import type { CliIo } from './commands.js';
@@ -25,9 +26,13 @@ function outboxLine(m: OutboxView): string {
   );
 }
 
+const limitsLine = (l: SendLimits) =>
+  `at most ${l.maxRecipients} recipients per message (To, Cc and Bcc together), ${l.maxPerMinute} messages per person per minute${l.updatedAt ? '' : ' (defaults)'}\n`;
+
 /**
- * `smtp set|show|test` (the central sending account, "Versand") and `outbox list|show|retry`
- * (issue 7), registered on the program by commands.ts.
+ * `smtp set|show|test` (the central sending account, "Versand"), `smtp limits show|set` (the
+ * sending limits per person) and `outbox list|show|retry` (issue 7), registered on the program by
+ * commands.ts.
  */
 export function registerSmtpCommands(program: Command, io: CliIo, getContext: () => Promise<AppContext>): void {
   const yesNo = (flags: string, description: string) => new Option(flags, description).choices(['yes', 'no']);
@@ -89,6 +94,26 @@ export function registerSmtpCommands(program: Command, io: CliIo, getContext: ()
       else for (const s of steps) io.out(`${s.ok ? 'ok  ' : 'FAIL'} ${s.step.padEnd(7)} ${s.detail}\n`);
       const failed = steps.find((s) => !s.ok);
       if (failed) throw new ValidationError(failed.step, `the test message was not sent: step ${failed.step} failed`);
+    });
+
+  const limits = smtp.command('limits').description('sending limits per person: recipients per message, messages per minute (the CLI itself is not limited)');
+  limits
+    .command('show')
+    .option('--json', 'machine-readable output')
+    .action(async (o: { json?: boolean }) => {
+      const l = await getSendLimits((await getContext()).db);
+      o.json ? json(io, l) : io.out(limitsLine(l));
+    });
+  const { maxRecipients: r, maxPerMinute: m } = SEND_LIMIT_BOUNDS;
+  limits
+    .command('set')
+    .description('change the limits; an option left out keeps its value')
+    .option('--max-recipients <n>', `recipients (To, Cc and Bcc together) per message, ${r.min}–${r.max}`)
+    .option('--max-per-minute <n>', `messages one person may queue per minute, ${m.min}–${m.max}`)
+    .option('--json', 'machine-readable output')
+    .action(async (o: { maxRecipients?: string; maxPerMinute?: string; json?: boolean }) => {
+      const l = await setSendLimits(await getContext(), { maxRecipients: o.maxRecipients, maxPerMinute: o.maxPerMinute });
+      o.json ? json(io, l) : io.out(`sending limits saved: ${limitsLine(l)}`);
     });
 
   const outbox = program.command('outbox').description('mail queued for sending, its state and the server replies');

@@ -467,5 +467,37 @@ export const outboxMessage = pgTable(
     uniqueIndex('outbox_message_id_header_idx').on(t.messageIdHeader),
     index('outbox_due_idx').on(t.nextAttemptAt, t.id).where(sql`${t.state} = 'queued'`),
     index('outbox_sending_idx').on(t.leaseExpiresAt).where(sql`${t.state} = 'sending'`),
+    // the per-person send rate (issue 14): messages of one person in the last minute
+    index('outbox_created_by_idx').on(t.createdBy, t.createdAt).where(sql`${t.createdBy} is not null`),
   ],
 );
+
+/**
+ * The authentication throttle's state (issue 14), shared by every gateway on the database: per key
+ * (the SHA-256 of realm, kind and value — login name, client address or both, never stored in
+ * clear) the attempts counted within the window and when the next one is allowed. An attempt is
+ * counted when it starts (before the password is checked) and forgiven on success.
+ */
+export const authThrottle = pgTable(
+  'auth_throttle',
+  {
+    keySha256: text('key_sha256').primaryKey(),
+    /** Attempts (failed or still being checked) since the window restarted. */
+    failures: integer('failures').notNull(),
+    /** Attempts refused unchecked (too early) since the window restarted; for the aggregated log line. */
+    refused: integer('refused').notNull().default(0),
+    lastAt: timestamp('last_at', { withTimezone: true }).notNull(),
+    nextAllowedAt: timestamp('next_allowed_at', { withTimezone: true }).notNull(),
+  },
+  (t) => [index('auth_throttle_last_at_idx').on(t.lastAt)],
+);
+
+/** Limits on what a staff member may send (issue 14), set by admins; one row, id 1. */
+export const sendLimit = pgTable('send_limit', {
+  id: integer('id').primaryKey().default(1),
+  /** Recipients (To, Cc and Bcc together) per message. */
+  maxRecipients: integer('max_recipients').notNull().default(50),
+  /** Messages one person may queue per minute. */
+  maxPerMinute: integer('max_per_minute').notNull().default(10),
+  updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+});

@@ -28,13 +28,15 @@ export async function createSession(db: Db, staffId: number, now = new Date()): 
 
 /**
  * The session a cookie value stands for, its idle expiry moved forward; null when unknown,
- * expired (idle or past SESSION_MAX_MS) or the person is no longer active.
+ * expired (idle or past SESSION_MAX_MS), or the person is no longer active or has no login (checked
+ * on every request; changes of password, login, role or activity also delete the person's sessions
+ * and tokens, by the trigger `staff_end_access`, migration 0010).
  */
 export async function resolveSession(db: Db, cookie: string, now = new Date()): Promise<repo.SessionRow | null> {
   const hashValue = sha256(cookie);
   const s = await repo.findLiveSession(db, hashValue, now);
   if (!s) return null;
-  if (!s.active || now.getTime() - s.createdAt.getTime() > SESSION_MAX_MS) {
+  if (!s.active || s.login === null || now.getTime() - s.createdAt.getTime() > SESSION_MAX_MS) {
     await repo.deleteSession(db, hashValue);
     return null;
   }
@@ -85,52 +87,6 @@ export async function createAdmin(db: Db, input: NewAdmin) {
 export function newFirstRunCode(): string {
   const alphabet = 'ABCDEFGHJKLMNPQRSTUVWXYZ23456789';
   return [...randomBytes(12)].map((b) => alphabet[b % alphabet.length]).join('');
-}
-
-/** Limits of the login throttle. */
-export interface ThrottleLimits {
-  /** failures per login name within the window before it is blocked */
-  perLogin: number;
-  /** failures per client address within the window before it is blocked */
-  perAddress: number;
-  windowMs: number;
-}
-
-export const DEFAULT_THROTTLE: ThrottleLimits = { perLogin: 5, perAddress: 20, windowMs: 15 * 60 * 1000 };
-
-/**
- * Login throttling in this process (sliding window of failures per login name, case-insensitive,
- * and per client address). A blocked key stays blocked until its oldest failure in the window ages out.
- */
-export class LoginThrottle {
-  private failures = new Map<string, number[]>();
-  constructor(private readonly limits: ThrottleLimits = DEFAULT_THROTTLE) {}
-
-  private recent(key: string, now: number): number[] {
-    const list = (this.failures.get(key) ?? []).filter((t) => now - t < this.limits.windowMs);
-    if (list.length) this.failures.set(key, list);
-    else this.failures.delete(key);
-    return list;
-  }
-
-  /** @returns milliseconds until a try is allowed again, or 0 when it is allowed now */
-  blockedFor(login: string, address: string, now = Date.now()): number {
-    let wait = 0;
-    for (const [key, max] of [[`l:${login.trim().toLowerCase()}`, this.limits.perLogin], [`a:${address}`, this.limits.perAddress]] as const) {
-      const list = this.recent(key, now);
-      if (list.length >= max) wait = Math.max(wait, list[list.length - max]! + this.limits.windowMs - now);
-    }
-    return wait;
-  }
-
-  fail(login: string, address: string, now = Date.now()): void {
-    for (const key of [`l:${login.trim().toLowerCase()}`, `a:${address}`]) this.failures.set(key, [...this.recent(key, now), now]);
-  }
-
-  /** A successful login clears the failures of the login name (not of the address). */
-  succeed(login: string): void {
-    this.failures.delete(`l:${login.trim().toLowerCase()}`);
-  }
 }
 
 export { verifyStaffPassword };

@@ -1,14 +1,55 @@
 /**
+ * Codes of refusals that carry their figures as parameters; the admin renders them from its
+ * catalogues (views/i18n/coded-refusals.ts), the API answers code and parameters beside the
+ * English `error`.
+ * - `send-too-many-recipients` {maxRecipients, recipients}: more recipients in one message than allowed
+ * - `send-rate-exceeded` {maxPerMinute, retryAfterSeconds}: more messages per minute than allowed
+ * - `send-limit-invalid` {value, min, max}: a limit that is not a whole number within its bounds
+ */
+export type RefusalCode = 'send-too-many-recipients' | 'send-rate-exceeded' | 'send-limit-invalid';
+/** The figures and names a coded refusal's text is built from. */
+export type RefusalParams = Record<string, string | number>;
+/** A refusal with a stable code and its parameters. */
+export interface Coded {
+  readonly code: RefusalCode;
+  readonly params: RefusalParams;
+}
+
+/**
  * Input that breaks a rule. `field` names the setting or argument, `message` says why in one
- * sentence; shown to the admin or printed by the CLI as it is.
+ * sentence; shown to the admin or printed by the CLI as it is. With `coded`, the refusal also
+ * carries a code and its parameters, from which the admin builds its text.
  */
 export class ValidationError extends Error {
+  readonly code?: RefusalCode;
+  readonly params?: RefusalParams;
   constructor(
     readonly field: string,
     message: string,
+    coded?: Coded,
   ) {
     super(message);
     this.name = 'ValidationError';
+    if (coded) {
+      this.code = coded.code;
+      this.params = coded.params;
+    }
+  }
+}
+
+/**
+ * Too many requests of one kind in too short a time (HTTP 429 with `Retry-After`): the request was
+ * right but must wait `retryAfterSeconds` (whole seconds, at least 1).
+ */
+export class RateLimitError extends Error implements Coded {
+  constructor(
+    message: string,
+    readonly code: RefusalCode,
+    readonly params: RefusalParams,
+    readonly retryAfterSeconds: number,
+  ) {
+    super(message);
+    this.name = 'RateLimitError';
   }
 }
 

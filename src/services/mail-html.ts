@@ -1,7 +1,26 @@
 import sanitizeHtml from 'sanitize-html';
 
-/** A URL that would make the browser contact another host: http(s) or protocol-relative. */
-const REMOTE = /^\s*(https?:)?\/\//i;
+/** Schemes a link keeps (as the WHATWG URL parser writes them: lower case, with the colon). */
+const LINK_SCHEMES: readonly string[] = ['http:', 'https:', 'mailto:'];
+/** Schemes an image source keeps; http(s) only with external content. */
+const IMAGE_SCHEMES: readonly string[] = ['http:', 'https:', 'data:'];
+
+/**
+ * The URL a browser follows for an attribute value, when it is an absolute URL of one of
+ * `schemes`: parsed with the WHATWG URL parser (URL Standard, as the browser parses `href` and
+ * `src`: surrounding blanks and controls trimmed, tab/CR/LF removed, `\` read as `/` and missing
+ * slashes supplied for http(s), so `https:\\host` and `https:host` are https://host/).
+ * A relative or protocol-relative reference (which would resolve against our own page), an
+ * unparsable value and any other scheme give null.
+ */
+function absoluteUrl(value: string | undefined, schemes: readonly string[]): URL | null {
+  if (value === undefined || !URL.canParse(value)) return null;
+  const url = new URL(value);
+  return schemes.includes(url.protocol) ? url : null;
+}
+
+/** Whether following the URL would make the browser contact another host. */
+const isRemote = (url: URL) => url.protocol === 'http:' || url.protocol === 'https:';
 
 /** CSS values without anything that loads (url(), image-set(), expression(), @import) or escapes. */
 const SAFE_CSS_VALUE = [/^(?!.*(url|image|expression|import|\\))[#(),.%\s\w'"-]*$/i];
@@ -25,7 +44,10 @@ export interface SanitisedMailHtml {
  * unlike DOMPurify, which would need jsdom). Kept: text structure (paragraphs, lists, tables,
  * headings, emphasis), `img` with `alt`, links, and inline styles limited to layout properties
  * whose values load nothing. Dropped: scripts and their text, `style`/`iframe`/`object`/`form`
- * elements, event handlers, `srcset`, every URL scheme but http(s), mailto and (for images) data.
+ * elements, event handlers, `srcset`, every URL scheme but http(s), mailto and (for images) data,
+ * and every link or image URL that is not absolute (relative and protocol-relative references
+ * would resolve against our own page): what stays is written back as the WHATWG URL parser
+ * serialises it, which is what the browser follows (`https:\\host` becomes `https://host/`).
  *
  * Remote content stays blocked unless `external` is set: a remote image becomes the text
  * `[Bild: alt]`, a link keeps its text but loses its target (shown in the title). With
@@ -53,24 +75,28 @@ export function sanitiseMailHtml(html: string, opts: { external?: boolean } = {}
     allowedSchemesByTag: { img: external ? ['http', 'https', 'data'] : ['data'] },
     allowProtocolRelative: false,
     transformTags: {
+      // link and image URLs are written back as the parser serialises them (or dropped), so the
+      // browser follows exactly what was checked here
       a: (tagName, attribs) => {
-        const href = attribs.href ?? '';
-        if (REMOTE.test(href) && !external) {
+        const url = absoluteUrl(attribs.href, LINK_SCHEMES);
+        if (url && isRemote(url) && !external) {
           blocked++;
-          return { tagName: 'span', attribs: { title: href, class: 'blocked-link' } as Record<string, string> };
+          return { tagName: 'span', attribs: { title: url.href, class: 'blocked-link' } as Record<string, string> };
         }
         const out: Record<string, string> = {};
-        if (href) out.href = href;
+        if (url) out.href = url.href;
         if (attribs.title) out.title = attribs.title;
-        if (REMOTE.test(href)) Object.assign(out, { target: '_blank', rel: 'noopener noreferrer' });
+        if (url && isRemote(url)) Object.assign(out, { target: '_blank', rel: 'noopener noreferrer' });
         return { tagName, attribs: out };
       },
       img: (tagName, attribs) => {
-        if (!external && REMOTE.test(attribs.src ?? '')) {
+        const url = absoluteUrl(attribs.src, IMAGE_SCHEMES);
+        if (url && isRemote(url) && !external) {
           blocked++;
-          return { tagName: 'span', attribs: { class: 'blocked-img' }, text: `[Bild: ${attribs.alt || attribs.src}]` };
+          return { tagName: 'span', attribs: { class: 'blocked-img' }, text: `[Bild: ${attribs.alt || url.href}]` };
         }
-        return { tagName, attribs };
+        const { src: _src, ...rest } = attribs;
+        return { tagName, attribs: url ? { src: url.href, ...rest } : rest };
       },
     },
   });

@@ -10,6 +10,7 @@ import { composeMessage, LINE_BREAK, newMessageId, oneLine, parseAddresses } fro
 import { OUTBOX_NOTIFY_CHANNEL } from '../outbound/outbox.js';
 import { ForbiddenError, NotFoundError, ValidationError } from './errors.js';
 import { attachmentContent } from './messages.js';
+import { checkRecipientLimit, getSendLimits, holdSendRate } from './send-limits.js';
 import { loadSmtpAccount } from './smtp-account.js';
 import { getTask, type Actor } from './task-actions.js';
 
@@ -85,6 +86,8 @@ interface EnqueueExtra {
   replyToMessageId?: number;
   /** default To when the input names none (a reply: the original's Reply-To or From) */
   defaultTo?: string;
+  /** the gateway's own automatic reply: not held to the sending limits */
+  automatic?: boolean;
 }
 
 async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extra: EnqueueExtra = {}): Promise<OutboxView> {
@@ -99,6 +102,11 @@ async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extr
   const cc = parseAddresses(input.cc, 'cc');
   const bcc = parseAddresses(input.bcc, 'bcc');
   if (to.length + cc.length + bcc.length === 0) throw new ValidationError('to', 'at least one recipient is required');
+  const envelopeTo = [...new Set([...to, ...cc, ...bcc].map((a) => a.address))];
+  // a person is held to the sending limits; the local operator and automatic replies are not
+  const limited = actor.id !== null && !extra.automatic;
+  const limits = limited ? await getSendLimits(ctx.db) : null;
+  if (limits) checkRecipientLimit(limits, envelopeTo.length);
   if (typeof input.subject !== 'string') throw new ValidationError('subject', 'is required');
   const subject = oneLine(input.subject, 'subject');
   if (typeof input.text !== 'string') throw new ValidationError('text', 'is required');
@@ -133,7 +141,7 @@ async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extr
     {
       messageIdHeader: messageId,
       envelopeFrom: account.from.address,
-      envelopeTo: [...new Set([...to, ...cc, ...bcc].map((a) => a.address))],
+      envelopeTo,
       toAddresses: to.map((a) => a.address).join(', '),
       subject,
       taskId: extra.taskId ?? null,
@@ -141,6 +149,7 @@ async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extr
       createdBy: actor.id,
     },
     extra.taskId ? { taskId: extra.taskId, actorId: actor.id, action: 'replied' } : undefined,
+    limits && actor.id !== null ? (tx) => holdSendRate(tx, actor.id!, limits) : undefined,
   );
   ctx.log.info({ component: 'outbox', outboxId: row.id, messageId, recipients: row.envelopeTo.length, size: row.size }, 'message queued');
   await ctx.database.notify(OUTBOX_NOTIFY_CHANNEL, String(row.id)).catch(() => {});
@@ -151,11 +160,14 @@ async function enqueue(ctx: AppContext, actor: Actor, input: OutgoingInput, extr
  * Queues a new message for sending through the central account (issue 7 item 3). The message
  * is built at once (Message-ID fixed, RFC 5322 §3.6.4) and stored; the outbox worker sends it.
  * Addresses are parsed with nodemailer's addressparser; a line break in any header value
- * (to, cc, bcc, subject, file name) is refused.
+ * (to, cc, bcc, subject, file name) is refused. A person (not the local operator) is held to the
+ * sending limits (services/send-limits.ts): recipients per message and messages per minute.
  * @param actor who queues it (staff: stored attachments only of messages they may see)
  * @returns the outbox entry, state `queued`
  * @throws ValidationError naming the field (`to`, `cc`, `bcc`, `subject`, `text`, `attachments.N…`,
- *   `smtp` when no account is set)
+ *   `smtp` when no account is set; `recipients` with code `send-too-many-recipients` above the
+ *   recipient limit); RateLimitError (code `send-rate-exceeded`, `retryAfterSeconds`) when the
+ *   person has queued the most messages allowed within the last minute
  */
 export function enqueueMessage(ctx: AppContext, actor: Actor, input: OutgoingInput): Promise<OutboxView> {
   return enqueue(ctx, actor, input);
@@ -199,10 +211,12 @@ const addressesOf = (a: AddressObject | AddressObject[] | undefined) =>
  * "AW: " + the decoded original subject without doubled prefixes, unless `input.subject` is given.
  * Loop protection (RFC 3834 §2): an automatic reply (`opts.automatic`) to a message flagged
  * as bounce, auto-submitted, list or bulk mail is refused; a person's reply is allowed. Automatic
- * replies carry `Auto-Submitted: auto-replied`.
+ * replies carry `Auto-Submitted: auto-replied` and are not held to the sending limits; a
+ * person's reply is (recipients per message, messages per minute: see enqueueMessage).
  * @throws NotFoundError unknown or invisible task; ForbiddenError automatic reply to automated
  *   mail; ValidationError naming the field (an address or subject from the original with a line
- *   break in it is refused)
+ *   break in it is refused; `recipients` above the recipient limit); RateLimitError above the
+ *   per-minute limit
  */
 export async function replyToTask(
   ctx: AppContext,
@@ -244,6 +258,7 @@ export async function replyToTask(
       taskId,
       replyToMessageId: original.id,
       defaultTo,
+      automatic: opts.automatic,
     },
   );
 }

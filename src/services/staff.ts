@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { hash, verify } from '@node-rs/argon2';
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/staff.js';
@@ -95,11 +96,21 @@ export async function setStaffPassword(db: Db, login: string, password: string):
   await repo.setStaffPasswordHash(db, person.id, await hash(password));
 }
 
-/** Checks a staff login and password. @returns the staff record, or null when they do not match or the person is inactive */
+/** A hash of a random password, made once: checked against when there is no real hash, so that time tells nothing. */
+let standIn: Promise<string> | undefined;
+
+/**
+ * Checks a staff login and password. An unknown login, a person without a password or an inactive
+ * one costs the same argon2id verification as a known one (OWASP Authentication Cheat Sheet:
+ * no user enumeration by response time).
+ * @returns the staff record, or null when they do not match or the person is inactive
+ */
 export async function verifyStaffPassword(db: Db, login: string, password: string): Promise<repo.StaffRow | null> {
-  const person = await repo.findStaffByLogin(db, login.trim());
-  if (!person?.passwordHash || !person.active) return null;
-  return (await verify(person.passwordHash, password)) ? person : null;
+  const person = login.trim() ? await repo.findStaffByLogin(db, login.trim()) : undefined;
+  const real = person?.passwordHash && person.active ? person.passwordHash : null;
+  standIn ??= hash(randomBytes(18).toString('base64'));
+  const matches = await verify(real ?? (await standIn), password);
+  return real && matches ? person! : null;
 }
 
 export const listStaff = repo.listStaff;

@@ -162,12 +162,23 @@ export const CSV_HEADERS = ['Vorgang', 'Status', 'Kanal', 'Tätigkeit', 'Absende
 const STATUS_DE: Record<string, string> = { open: 'offen', unassigned: 'nicht zugeordnet' };
 const CHANNEL_DE: Record<Channel, string> = { general: 'Allgemein', scanner: 'Scanner' };
 
+/** A formula start: `= + - @`, their fullwidth forms (Apple Numbers folds them), tab, CR. */
+const FORMULA_AT_START = /^[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+/** A line break (CRLF, CR or LF: spreadsheets and RFC 4180 readers split lines at each) before a formula start. */
+const FORMULA_AT_LINE_START = /(\r\n|\r|\n)(?=[=+\-@\t\uFF1D\uFF0B\uFF0D\uFF20])/g;
+
 /**
- * Makes a cell inert for spreadsheets (CSV/formula injection, OWASP): a value starting with
- * `=`, `+`, `-`, `@`, tab or CR gets a leading apostrophe, so Excel shows it as text.
+ * Makes a cell inert for spreadsheets (CSV/formula injection, OWASP "CSV Injection"): a value
+ * starting with `=`, `+`, `-`, `@` (or their fullwidth forms U+FF1D, U+FF0B, U+FF0D, U+FF20),
+ * tab or CR gets a leading apostrophe, so Excel shows it as text; so does every line inside the
+ * value that starts with one of them after a CR, LF or CRLF — a reader that splits rows at a
+ * line break inside a quoted cell must not find a formula there either.
+ * @param value the cell's text
+ * @returns the text with an apostrophe before each formula start; unchanged when there is none
  */
 export function guardFormula(value: string): string {
-  return /^[=+\-@\t\r]/.test(value) ? `'${value}` : value;
+  const lines = value.replace(FORMULA_AT_LINE_START, "$1'");
+  return FORMULA_AT_START.test(lines) ? `'${lines}` : lines;
 }
 
 const pad = (n: number) => String(n).padStart(2, '0');
@@ -178,8 +189,9 @@ const localDateTime = (d: Date) =>
 /**
  * The rows as CSV with the German headers {@link CSV_HEADERS}. Plain: `,`, UTF-8, LF, Eingang in
  * ISO 8601 (UTC). Excel: `;`, UTF-8 with BOM, CRLF, Eingang as local `YYYY-MM-DD HH:MM:SS`. In
- * both every cell is guarded against formula injection ({@link guardFormula}): whoever downloads
- * a CSV may open it in a spreadsheet (the JSON API gives the values untouched).
+ * both every cell is guarded against formula injection, at its start and at every line start
+ * inside it ({@link guardFormula}), and every cell holding a CR or LF is quoted (RFC 4180 §2.6):
+ * whoever downloads a CSV may open it in a spreadsheet (the JSON API gives the values untouched).
  * Status and channel are written in German ("offen", "nicht zugeordnet"; "Allgemein", "Scanner").
  */
 export function openTasksCsv(rows: OpenTaskRow[], opts: { excel?: boolean } = {}): Buffer {
@@ -202,6 +214,9 @@ export function openTasksCsv(rows: OpenTaskRow[], opts: { excel?: boolean } = {}
     columns: [...CSV_HEADERS],
     delimiter: excel ? ';' : ',',
     record_delimiter: excel ? '\r\n' : '\n',
+    // every cell holding a CR or LF is quoted, whichever record delimiter is written: readers
+    // (csv-parse, Excel) end a row at a bare CR or LF as well (RFC 4180 §2.6)
+    quote_record_delimiter: true,
     bom: excel,
   });
   return Buffer.from(text, 'utf8');

@@ -22,6 +22,8 @@ export interface Operation {
   /** JSON response; omit for non-JSON responses and describe them in `produces` */
   response?: z.ZodType;
   produces?: string;
+  /** further answers by status, e.g. `{ 429: 'rate limit: …' }` */
+  answers?: Record<string, string>;
 }
 
 const operations: Operation[] = [];
@@ -72,6 +74,7 @@ export function openApiDocument(): Record<string, unknown> {
       '404': { description: 'unknown id, or one the caller may not see' },
     };
     if (op.access === 'admin') responses['403'] = { description: 'admins only' };
+    for (const [status, description] of Object.entries(op.answers ?? {})) responses[status] = { description };
     paths[`/api/v1${op.path}`] ??= {};
     paths[`/api/v1${op.path}`]![op.method] = {
       summary: op.summary,

@@ -1,16 +1,20 @@
 import { Hono, type Context } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { HTTPException } from 'hono/http-exception';
 import type { AppContext } from '../context.js';
 import { ping } from '../db/client.js';
 import { describeError } from '../db/errors.js';
 import { z } from 'zod';
 import { CHANNELS, TASK_STATUSES } from '../db/schema.js';
-import { ForbiddenError, NotFoundError, uniqueViolation, ValidationError } from '../services/errors.js';
+import { ForbiddenError, NotFoundError, RateLimitError, uniqueViolation, ValidationError } from '../services/errors.js';
 import * as messages from '../services/messages.js';
 import { listTasks } from '../services/tasks.js';
 import { verifyToken, type Principal } from '../services/tokens.js';
 import { document, idParams, messageResponse, messageSummaryResponse, openApiDocument, pagingQuery, taskViewResponse, validate } from './api-spec.js';
 import { adminRoutes } from './admin/index.js';
+import { clientAddress } from './admin/middleware.js';
+import { beginAttempt } from '../services/auth-throttle.js';
+import { bodyLimitFor, limitBody } from './body-limit.js';
 import { downloadResponse } from './download.js';
 import { adminDataRoutes } from './routes/admin-data.js';
 import { taskListRoutes } from './routes/task-list.js';
@@ -39,25 +43,37 @@ document({
   response: z.array(taskViewResponse),
 });
 
+export interface AppOptions {
+  /** the clock of the authentication throttle (tests freeze it); default the real time */
+  now?: () => Date;
+}
+
 /**
  * The HTTP application (hono). Built from the context only, so tests create it with their own
  * database and no port. `/healthz` is open and carries no data; everything under `/api/v1`
  * needs a per-user API token (`Authorization: Bearer …`, `posteingang token create <login>`);
  * staff see only their own tasks and the messages of those, admins everything.
  */
-export function createApp(ctx: AppContext): Hono {
+export function createApp(ctx: AppContext, options: AppOptions = {}): Hono {
   const app = new Hono();
   const { db } = ctx;
 
   app.onError((thrown, c) => {
     const err = uniqueViolation(thrown) ?? thrown;
     if (err instanceof NotFoundError) return c.json({ error: err.message }, 404);
-    if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field }, 400);
+    if (err instanceof ValidationError) return c.json({ error: err.message, field: err.field, ...(err.code ? { code: err.code, params: err.params } : {}) }, 400);
+    if (err instanceof RateLimitError) {
+      c.header('Retry-After', String(err.retryAfterSeconds));
+      return c.json({ error: err.message, code: err.code, params: err.params, retryAfterSeconds: err.retryAfterSeconds }, 429);
+    }
     if (err instanceof ForbiddenError) return c.json({ error: err.message }, 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
     ctx.log.error({ err: describeError(err), path: c.req.path }, 'request failed');
     return c.json({ error: 'internal error' }, 500);
   });
+
+  // every body has a limit, the public routes a small one (issue 14)
+  app.use('*', limitBody((c) => bodyLimitFor(ctx.config, c.req.path)));
 
   app.get('/healthz', async (c) => {
     try {
@@ -73,10 +89,21 @@ export function createApp(ctx: AppContext): Hono {
   api.use(
     '*',
     bearerAuth({
+      // A valid token is served from any address (a town hall's NAT may put an attacker and
+      // clerks behind one); wrong ones are counted per address and answered 429 once throttled.
       verifyToken: async (token, c) => {
         const principal = await verifyToken(db, token);
-        if (principal) (c as Context<ApiEnv>).set('principal', principal);
-        return principal !== null;
+        if (principal) {
+          (c as Context<ApiEnv>).set('principal', principal);
+          return true;
+        }
+        const address = clientAddress(ctx, c);
+        const attempt = await beginAttempt(db, 'api', { address }, options.now?.());
+        if (attempt.logWorthy) ctx.log.warn({ address, failures: attempt.allowed ? attempt.attempt.failures : undefined, refused: attempt.allowed ? undefined : attempt.refused }, 'API token refused');
+        if (!attempt.allowed) {
+          throw new HTTPException(429, { res: Response.json({ error: `too many wrong tokens from this address; retry after ${attempt.retryAfterSeconds} s`, retryAfterSeconds: attempt.retryAfterSeconds }, { status: 429, headers: { 'Retry-After': String(attempt.retryAfterSeconds) } }) });
+        }
+        return false;
       },
     }),
   );
@@ -113,6 +140,6 @@ export function createApp(ctx: AppContext): Hono {
   });
   app.route('/api/v1', api);
   // the browser admin (issue 6): pages and htmx fragments, every path but /api and /healthz
-  app.route('/', adminRoutes(ctx));
+  app.route('/', adminRoutes(ctx, { now: options.now }));
   return app;
 }

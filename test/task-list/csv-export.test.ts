@@ -5,10 +5,11 @@ process.env.TZ = 'Europe/Berlin'; // the Excel variant writes local time; fixed 
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { parse } from 'csv-parse/sync';
+import { rawFromBuffer } from '../../src/ingest/raw.js';
 import { addStaff } from '../../src/services/staff.js';
-import { exportOpenTasksCsv, guardFormula, openTaskFilterQuery, parseTaskListQuery } from '../../src/services/task-list.js';
+import { exportOpenTasksCsv, guardFormula, listOpenTasks, openTaskFilterQuery, openTaskListQuery, parseTaskListQuery } from '../../src/services/task-list.js';
 import { createToken } from '../../src/services/tokens.js';
-import { driver, testGateway } from '../helpers/env.js';
+import { driver, testContext, testGateway } from '../helpers/env.js';
 import { cli, insertTask } from './lib.js';
 
 const HYPERLINK = '=HYPERLINK("http://evil.example","klick")';
@@ -23,6 +24,65 @@ test('guardFormula puts an apostrophe before = + - @ tab and CR, and nothing els
   assert.equal(guardFormula('\rCR'), "'\rCR");
   assert.equal(guardFormula('Kita 1=2'), 'Kita 1=2');
   assert.equal(guardFormula(''), '');
+});
+
+test('guardFormula guards every line start inside a cell too, after LF, CR and CRLF', () => {
+  assert.equal(guardFormula("Antrag\n=cmd|' /C calc'!A0"), "Antrag\n'=cmd|' /C calc'!A0");
+  assert.equal(guardFormula('a\r+1\r\n-2\n@3\n\tx'), "a\r'+1\r\n'-2\n'@3\n'\tx");
+  // a CR opening the cell is guarded before it, and the line after it as well
+  assert.equal(guardFormula('\r=1'), "'\r'=1");
+  // CR LF with the formula after the LF: one apostrophe, after the pair
+  assert.equal(guardFormula('x\r\n=1'), "x\r\n'=1");
+  // fullwidth forms, which Apple Numbers folds to their ASCII counterparts
+  assert.equal(guardFormula('x\n\uFF1D1'), "x\n'\uFF1D1");
+  assert.equal(guardFormula('Zeile 1\nZeile 2 = 3'), 'Zeile 1\nZeile 2 = 3');
+});
+
+/** An RFC 2047 encoded-word (UTF-8, base64) holding `text`, line breaks included. */
+const encodedWord = (text: string) => `=?UTF-8?B?${Buffer.from(text, 'utf8').toString('base64')}?=`;
+
+describe(`CSV export: line breaks in an outside sender's subject (${driver})`, () => {
+  let env: Awaited<ReturnType<typeof testContext>>;
+  // subject as the sender wrote it → the Betreff cell as it must be read back (written out by hand)
+  const SUBJECTS: ReadonlyArray<readonly [string, string]> = [
+    ["Antrag\n=cmd|' /C calc'!A0", "Antrag\n'=cmd|' /C calc'!A0"],
+    ["Bescheid\r=cmd|' /C calc'!A0", "Bescheid\r'=cmd|' /C calc'!A0"],
+    ['Widerspruch\r\n+49 30 1234\n-5\r@SUM(A1)', "Widerspruch\r\n'+49 30 1234\n'-5\r'@SUM(A1)"],
+    ['Nur CR\rzweite Zeile', 'Nur CR\rzweite Zeile'],
+  ];
+  const FORMULA_LINE = /^[=+\-@\t\uFF1D\uFF0B\uFF0D\uFF20]/;
+
+  before(async () => {
+    env = await testContext();
+    for (const [i, [subject]] of SUBJECTS.entries()) {
+      const raw =
+        `From: Fremd <fremd${i}@outside.example>\r\nTo: post@agency.example\r\nSubject: ${encodedWord(subject)}\r\n` +
+        `Message-ID: <csv-break-${i}@outside.example>\r\nDate: Mon, 4 Mar 2024 09:0${i}:00 +0100\r\n\r\nText\r\n`;
+      await env.ctx.ingest(rawFromBuffer(Buffer.from(raw)), { kind: 'file', channels: ['general'], path: `${i}.eml` });
+    }
+  });
+  after(() => env?.close());
+
+  test('the parsed subjects keep their line breaks (else this test proves nothing)', async () => {
+    const page = await listOpenTasks(env.ctx.db, parseTaskListQuery(openTaskListQuery, {}));
+    assert.deepEqual(page.items.map((r) => r.subject).sort(), SUBJECTS.map(([s]) => s).sort());
+  });
+
+  for (const excel of [false, true]) {
+    test(`${excel ? 'Excel' : 'plain'} variant: one row per task, cells with CR or LF quoted, no line of a cell starts a formula`, async () => {
+      const bytes = await exportOpenTasksCsv(env.ctx.db, parseTaskListQuery(openTaskFilterQuery, {}), { excel });
+      // a reader that ends a row at any of CRLF, LF and CR (as a spreadsheet does outside quotes)
+      const rows = parse(bytes, { delimiter: excel ? ';' : ',', bom: true, record_delimiter: ['\r\n', '\n', '\r'] }) as string[][];
+      const [header, ...records] = rows;
+      assert.equal(header![5], 'Betreff');
+      assert.equal(records.length, SUBJECTS.length);
+      for (const record of records) assert.equal(record.length, 8, JSON.stringify(record));
+      assert.deepEqual(records.map((r) => r[5]).sort(), SUBJECTS.map(([, cell]) => cell).sort());
+      for (const cell of rows.flat()) {
+        for (const line of cell.split(/\r\n|\r|\n/)) assert.doesNotMatch(line, FORMULA_LINE, JSON.stringify(cell));
+      }
+    });
+  }
 });
 
 describe(`CSV export of the open-task list (${driver})`, () => {

@@ -211,3 +211,35 @@ describe('addressInNetworks', () => {
     );
   });
 });
+
+describe('HTTP_TRUST_PROXY: the reverse proxies whose X-Forwarded-* headers are believed', () => {
+  const ranges = (value?: string) =>
+    loadConfig(value === undefined ? {} : { HTTP_TRUST_PROXY: value }).HTTP_TRUST_PROXY.map(([r, b]) => `${r.toString()}/${b}`);
+
+  test('unset and false trust nobody; true is loopback only', () => {
+    assert.deepEqual(ranges(), []);
+    for (const no of ['false', 'no', '0', 'off', 'FALSE']) assert.deepEqual(ranges(no), [], no);
+    for (const yes of ['true', 'yes', '1', 'on', 'True']) assert.deepEqual(ranges(yes), ['127.0.0.0/8', '::1/128'], yes);
+    const loopback = loadConfig({ HTTP_TRUST_PROXY: 'true' }).HTTP_TRUST_PROXY;
+    assert.ok(addressInNetworks('127.0.0.1', loopback));
+    assert.ok(addressInNetworks('::ffff:127.0.0.1', loopback));
+    assert.ok(addressInNetworks('::1', loopback));
+    assert.ok(!addressInNetworks('10.0.0.1', loopback));
+  });
+
+  test('a list of addresses (one host each) and CIDR ranges', () => {
+    assert.deepEqual(ranges('10.0.0.5, 2001:db8::/32,192.168.7.0/24, ::ffff:10.0.0.6'), ['10.0.0.5/32', '2001:db8::/32', '192.168.7.0/24', '10.0.0.6/32']);
+    const list = loadConfig({ HTTP_TRUST_PROXY: '10.0.0.5' }).HTTP_TRUST_PROXY;
+    assert.ok(addressInNetworks('10.0.0.5', list));
+    assert.ok(!addressInNetworks('10.0.0.4', list));
+  });
+
+  test('anything else is refused naming HTTP_TRUST_PROXY and the bad part', () => {
+    for (const bad of ['maybe', '10.1', '0x0a000001', '10.0.0.0/33', '10.0.0.0/', '10.0.0.0/8/1', 'proxy.example', '10.0.0.5,300.1.1.1', ' , ']) {
+      const err = configError({ HTTP_TRUST_PROXY: bad });
+      assertNames(err, 'HTTP_TRUST_PROXY');
+      const part = bad.split(',').map((s) => s.trim()).find((p) => p && p !== '10.0.0.5');
+      if (part) assert.ok(err.message.includes(`"${part}"`), err.message);
+    }
+  });
+});

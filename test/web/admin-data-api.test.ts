@@ -208,6 +208,9 @@ describe(`admin write API over HTTP (${driver})`, () => {
     await expectRefused(await call('PUT', `/staff/${ids.susi}/password`, 'anna', {}), 'password');
     await expectRefused(await call('PUT', `/staff/${ids.mfp}/password`, 'anna', { password: 'lang-genug-123' }), 'login', /no login/);
     await expectStatus(await call('PUT', '/staff/99999/password', 'anna', { password: 'lang-genug-123' }), 404);
+    // the reset revoked Susi's token (issue 14): she needs a new one
+    assert.equal((await call('GET', '/tasks', 'susi')).status, 401);
+    tokens.susi = await createToken(db, 'susi');
 
     // neither admins nor staff see a hash anywhere
     for (const [who, path] of [

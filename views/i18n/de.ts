@@ -39,8 +39,10 @@ export const de = {
     password: 'Passwort',
     submit: 'Anmelden',
     failed: 'Anmeldename oder Passwort ist falsch.',
-    throttled: (minutes: number) =>
-      `Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie ${minutes} ${minutes === 1 ? 'Minute' : 'Minuten'} und versuchen Sie es dann erneut.`,
+    throttled: (seconds: number) => {
+      const wait = seconds < 120 ? `${seconds} ${seconds === 1 ? 'Sekunde' : 'Sekunden'}` : `${Math.ceil(seconds / 60)} Minuten`;
+      return `Zu viele fehlgeschlagene Anmeldeversuche. Bitte warten Sie ${wait} und versuchen Sie es dann erneut.`;
+    },
     noAdminYet: 'Es gibt noch keine Administratorin und keinen Administrator.',
     firstRunLink: 'Ersteinrichtung öffnen',
     loggedOut: 'Sie wurden abgemeldet.',

@@ -37,7 +37,10 @@ export const en: Messages = {
     password: 'Password',
     submit: 'Log in',
     failed: 'Login name or password is wrong.',
-    throttled: (minutes) => `Too many failed login attempts. Please wait ${minutes} ${minutes === 1 ? 'minute' : 'minutes'} and try again.`,
+    throttled: (seconds) => {
+      const wait = seconds < 120 ? `${seconds} ${seconds === 1 ? 'second' : 'seconds'}` : `${Math.ceil(seconds / 60)} minutes`;
+      return `Too many failed login attempts. Please wait ${wait} and try again.`;
+    },
     noAdminYet: 'There is no administrator yet.',
     firstRunLink: 'Open first-run setup',
     loggedOut: 'You have been logged out.',

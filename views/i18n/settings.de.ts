@@ -89,6 +89,15 @@ export const settingsDe = {
     testSubmit: 'Testmail senden',
     testHint: 'Der Test verwendet das gespeicherte Konto und meldet jeden Schritt: Verbindung → TLS → Anmeldung → Senden.',
     outboxLink: 'Zum Postausgang',
+    limits: {
+      heading: 'Versandgrenzen je Person',
+      intro: 'Gelten für alle, die Nachrichten über die Schnittstelle oder als Antwort auf einen Vorgang versenden. Die Befehlszeile (lokaler Betrieb) und automatische Antworten des Gateways sind ausgenommen.',
+      maxRecipients: 'Höchstzahl Empfänger*innen je Nachricht (An, Cc und Bcc zusammen)',
+      maxRecipientsHint: (min: number, max: number) => `ganze Zahl von ${min} bis ${max}; Standard 50`,
+      maxPerMinute: 'Höchstzahl Nachrichten je Person und Minute',
+      maxPerMinuteHint: (min: number, max: number) => `ganze Zahl von ${min} bis ${max}; Standard 10`,
+      defaults: 'Es gelten die Standardwerte.',
+    },
   },
   import: {
     heading: (channel: string) => `Einlesen: ${channel}`,

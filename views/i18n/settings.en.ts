@@ -88,6 +88,15 @@ export const settingsEn: typeof settingsDe = {
     testSubmit: 'Send test mail',
     testHint: 'The test uses the saved account and reports every step: connect → TLS → login → send.',
     outboxLink: 'To the outbox',
+    limits: {
+      heading: 'Sending limits per person',
+      intro: 'They apply to everyone who sends messages through the API or as a reply to a task. The command line (local operation) and automatic replies of the gateway are exempt.',
+      maxRecipients: 'Maximum recipients per message (To, Cc and Bcc together)',
+      maxRecipientsHint: (min, max) => `whole number from ${min} to ${max}; default 50`,
+      maxPerMinute: 'Maximum messages per person per minute',
+      maxPerMinuteHint: (min, max) => `whole number from ${min} to ${max}; default 10`,
+      defaults: 'The default values apply.',
+    },
   },
   import: {
     heading: (channel) => `Import: ${channel}`,

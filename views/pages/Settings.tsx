@@ -225,6 +225,38 @@ export function SmtpAccountForm({ view, values, errors, stored, hasPassword }: {
   );
 }
 
+/** The bounds of the sending limits, as the form shows them (services/send-limits.ts SEND_LIMIT_BOUNDS). */
+export interface SendLimitBounds {
+  maxRecipients: { min: number; max: number };
+  maxPerMinute: { min: number; max: number };
+}
+
+/**
+ * The sending limits per person (Versandgrenzen): recipients per message and messages per minute,
+ * a plain POST to `/settings/send-limits` with the CSRF field; `errors` holds the reasons, already
+ * in the page's language.
+ */
+export function SendLimitsForm({ view, values, errors, bounds, defaults }: { view: View; values: Values; errors?: Errors; bounds: SendLimitBounds; defaults: boolean }) {
+  const t = view.t.settingsPages.sending.limits;
+  const f = 'limits';
+  const v = (k: string) => (typeof values[k] === 'string' ? (values[k] as string) : '');
+  return (
+    <section aria-labelledby="limits-h">
+      <h3 id="limits-h">{t.heading}</h3>
+      <p class="muted">{t.intro}</p>
+      {defaults && <p class="muted">{t.defaults}</p>}
+      <form method="post" action="/settings/send-limits" class="settings-form" novalidate data-testid="send-limits-form">
+        <CsrfField view={view} />
+        <Group legend={t.heading} legendHidden>
+          <TextField form={f} name="maxRecipients" label={t.maxRecipients} value={v('maxRecipients')} inputmode="numeric" hint={t.maxRecipientsHint(bounds.maxRecipients.min, bounds.maxRecipients.max)} errors={errors} />
+          <TextField form={f} name="maxPerMinute" label={t.maxPerMinute} value={v('maxPerMinute')} inputmode="numeric" hint={t.maxPerMinuteHint(bounds.maxPerMinute.min, bounds.maxPerMinute.max)} errors={errors} />
+        </Group>
+        <button type="submit">{view.t.settingsPages.save}</button>
+      </form>
+    </section>
+  );
+}
+
 /** "Testmail senden": posts with htmx and swaps the step list (or the refusal) into `#smtp-test`. */
 export function SmtpTestForm({ view, stored }: { view: View; stored: boolean }) {
   const t = view.t.settingsPages.sending;

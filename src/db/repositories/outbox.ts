@@ -1,5 +1,5 @@
 import { and, asc, desc, eq, inArray, lt, lte, or, sql } from 'drizzle-orm';
-import type { Db } from '../client.js';
+import type { Db, Tx } from '../client.js';
 import { putBlob } from '../blobs.js';
 import type { RawMessage } from '../../ingest/raw.js';
 import { message, outboxMessage, taskEvent, type OutboxState } from '../schema.js';
@@ -9,19 +9,23 @@ export type OutboxInsert = Omit<typeof outboxMessage.$inferInsert, 'id' | 'rawSh
 
 /**
  * Stores the built message and queues it, in one transaction; with `taskEvent`, records it in
- * the task's history too.
+ * the task's history too. `before` runs first in the same transaction (the sending limits lock
+ * and count there); what it throws rolls everything back. `created_at` is the time of the insert
+ * (clock_timestamp(), not the start of a transaction that may have waited for a lock).
  */
 export async function insertOutbox(
   db: Db,
   raw: RawMessage,
   values: OutboxInsert,
   history?: { taskId: number; actorId: number | null; action: string },
+  before?: (tx: Tx) => Promise<void>,
 ): Promise<OutboxRow> {
   return db.transaction(async (tx) => {
+    if (before) await before(tx);
     await putBlob(tx, raw);
     const [row] = await tx
       .insert(outboxMessage)
-      .values({ ...values, rawSha256: raw.sha256, size: raw.size })
+      .values({ ...values, rawSha256: raw.sha256, size: raw.size, createdAt: sql`clock_timestamp()` })
       .returning();
     if (history) {
       await tx.insert(taskEvent).values({ taskId: history.taskId, actorId: history.actorId, action: history.action, detail: { outboxId: row!.id, messageId: row!.messageIdHeader } });

@@ -14,7 +14,8 @@ export async function findTokenOwner(db: Db, tokenSha256: string) {
     .from(apiToken)
     .innerJoin(staff, eq(staff.id, apiToken.staffId))
     .where(eq(apiToken.tokenSha256, tokenSha256));
-  return row && row.active ? row : null;
+  // valid only while the person is active and has a login (issue 14)
+  return row && row.active && row.login !== null ? row : null;
 }
 
 export function listTokens(db: Db) {

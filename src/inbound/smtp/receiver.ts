@@ -7,8 +7,10 @@ import { addressInNetworks, ConfigError, type Config } from '../../config.js';
 import type { Channel } from '../../db/schema.js';
 import { SizeLimitError } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
-import { installSmtpServerCompat } from './smtp-server-compat.js';
+import { installSmtpServerCompat, type CloseReason } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
+import { AuthFailureTally, noAuthThrottle, type SmtpAuthThrottle } from './auth-guard.js';
+import { allowedParameters, unknownParameters } from './esmtp-parameters.js';
 import { tlsPolicy, type TlsMaterial } from './tls.js';
 import { describeError } from '../../db/errors.js';
 
@@ -24,6 +26,10 @@ export type ReceiverConfig = Pick<
   | 'SMTP_MAX_RECIPIENTS'
   | 'SMTP_COMMAND_TIMEOUT_SECONDS'
   | 'SMTP_DATA_TIMEOUT_SECONDS'
+  | 'SMTP_COMMAND_DEADLINE_SECONDS'
+  | 'SMTP_DATA_DEADLINE_SECONDS'
+  | 'SMTP_DATA_MIN_BYTES_PER_SECOND'
+  | 'SMTP_AUTH_MAX_FAILURES'
 >;
 
 export interface ReceiverDeps {
@@ -33,8 +39,16 @@ export interface ReceiverDeps {
   log: Logger;
   /** Channel bound to a lower-cased inbound address, or null. */
   lookupRecipient(address: string): Promise<Channel | null>;
+  /**
+   * Whether a lower-cased domain is the domain of an inbound address (recipients.ts
+   * isInboundDomain), for `postmaster@<domain>` (RFC 5321 §4.5.1); absent → only the bare
+   * `postmaster` and postmaster addresses configured as inbound addresses are accepted.
+   */
+  isInboundDomain?(domain: string): Promise<boolean>;
   /** Checks device credentials; resolves to the device name, or null when they are wrong. */
   authenticate(user: string, password: string): Promise<string | null>;
+  /** HOOK (issue 14): the per-address AUTH back-off stored in the database (auth-guard.ts); default: none. */
+  authThrottle?: SmtpAuthThrottle;
   /**
    * The inbound queue (ingest/queue.ts): resolves with the queue id once the message is on disk.
    * @throws SizeLimitError past `maxBytes`; the stream's error when the client went away
@@ -57,6 +71,12 @@ function reply(code: number, text: string): ReplyError {
 
 const TEMPORARY = '4.3.0 Temporary failure, please try again later';
 
+/** The reply to a DATA phase that missed its deadline (RFC 5321 §3.8; RFC 3463 X.4.2 "bad connection"). */
+const DATA_DEADLINE = '4.4.2 DATA too slow: below the minimum transfer rate, closing connection';
+
+/** What checking AUTH credentials came to. */
+type AuthOutcome = { kind: 'ok'; device: string } | { kind: 'wrong' } | { kind: 'throttled'; retryAfterSeconds: number; logWorthy: boolean };
+
 /**
  * The SMTP receiver (RFC 5321) that scanners deliver to. Thin: it translates between the wire
  * and the core, and keeps the gateway safe:
@@ -66,9 +86,17 @@ const TEMPORARY = '4.3.0 Temporary failure, please try again later';
  *   `SMTP_MAX_RECIPIENTS` (`452 4.5.3`); never an open relay;
  * - SIZE advertised, `552` past it; idle limits for commands (`421`) and inside DATA (`451`,
  *   naming bare line feeds when the client sent them: only CRLF.CRLF ends DATA, RFC 5321 §4.1.1.4);
+ * - deadlines a trickling client cannot stretch: a command line must be complete within
+ *   SMTP_COMMAND_DEADLINE_SECONDS, the DATA phase within max(SMTP_DATA_DEADLINE_SECONDS, bytes /
+ *   SMTP_DATA_MIN_BYTES_PER_SECOND) (`421 4.4.2` and close);
+ * - `MAIL FROM`/`RCPT TO` parameters of extensions not advertised → `555 5.5.4` (RFC 5321 §4.1.1.11);
+ * - `postmaster` and `postmaster@<a domain of an inbound address>` accepted into the general
+ *   channel (RFC 5321 §4.5.1);
  * - STARTTLS and an implicit-TLS port with TLS 1.2+ (1.0/1.1 only with SMTP_TLS_LEGACY);
  * - AUTH PLAIN/LOGIN for device accounts (RFC 4954), refused without TLS (`538`) unless
- *   SMTP_AUTH_ALLOW_CLEARTEXT; required when SMTP_AUTH=required (`530`);
+ *   SMTP_AUTH_ALLOW_CLEARTEXT; required when SMTP_AUTH=required (`530`); the
+ *   SMTP_AUTH_MAX_FAILURES-th failure on a connection is answered `421 4.7.0` and closes it, and
+ *   one log line per connection sums its failures up (never a password);
  * - sloppy but harmless device dialogues accepted: HELO without a name, `MAIL FROM:<dev.@x>`;
  * - `250` only once the message is on disk in the inbound queue (`451 4.3.0` when it could not
  *   be written); ingest follows from there. A connection that drops during DATA stores nothing.
@@ -84,7 +112,16 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   const tlsProtocols = new Map<string, string>();
   /** Channel of each recipient accepted in a session, found at RCPT TO: DATA needs no second lookup. */
   const recipientChannels = new Map<string, Map<string, Channel>>();
+  /** Failed AUTH attempts per session, summed up in one log line when the connection closes. */
+  const authFailures = new Map<string, AuthFailureTally>();
+  const authThrottle = deps.authThrottle ?? noAuthThrottle;
   const servers: SMTPServer[] = [];
+  if (config.SMTP_MAX_CONNECTIONS_PER_IP * 2 > config.SMTP_MAX_CONNECTIONS) {
+    log.warn(
+      { perAddress: config.SMTP_MAX_CONNECTIONS_PER_IP, overall: config.SMTP_MAX_CONNECTIONS },
+      'SMTP_MAX_CONNECTIONS_PER_IP is more than half of SMTP_MAX_CONNECTIONS: slow or stuck clients from two addresses can take every connection',
+    );
+  }
 
   function release(session: SMTPServerSession) {
     if (!counted.delete(session.id)) return;
@@ -103,18 +140,23 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   }
   if (config.SMTP_AUTH === 'off' || !authUsable) disabled.push('AUTH');
 
-  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean; immediateGreeting: boolean } = {
+  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean; immediateGreeting: boolean; commandLineDeadlineMs: number } = {
     name: hostname(),
     banner: 'Posteingang',
     size: maxBytes,
     lenientHelo: true,
     immediateGreeting: true,
+    commandLineDeadlineMs: config.SMTP_COMMAND_DEADLINE_SECONDS * 1000,
     hideAuthWithoutTls: !config.SMTP_AUTH_ALLOW_CLEARTEXT,
     lenientAddressParsing: true,
     disableReverseLookup: true,
     logger: false,
     disabledCommands: disabled,
     hideSTARTTLS: !deps.tls,
+    // smtp-server's defaults, spelled out because the accepted MAIL/RCPT parameters follow them:
+    // no DSN (the gateway sends no delivery notifications), no REQUIRETLS
+    hideDSN: true,
+    hideREQUIRETLS: true,
     authMethods: ['PLAIN', 'LOGIN'],
     authOptional: config.SMTP_AUTH !== 'required',
     allowInsecureAuth: config.SMTP_AUTH_ALLOW_CLEARTEXT,
@@ -147,9 +189,21 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       release(session);
       tlsProtocols.delete(session.id);
       recipientChannels.delete(session.id);
-      // smtp-server answers an idle client itself; its last error reply is kept in the session
-      if (/^421 .*timeout/i.test((session as { error?: string }).error ?? '')) {
-        log.info({ session: session.id, peer: session.remoteAddress, seconds: config.SMTP_COMMAND_TIMEOUT_SECONDS }, 'connection closed: idle longer than SMTP_COMMAND_TIMEOUT_SECONDS');
+      const auth = authFailures.get(session.id)?.summary();
+      authFailures.delete(session.id);
+      if (auth) {
+        // one line per connection, however many guesses it made (RFC 4954 §14)
+        log.warn(
+          { session: session.id, peer: session.remoteAddress, reason: 'auth-failures', authFailures: auth.failures, logins: auth.logins, otherLogins: auth.otherLogins, closedAtLimit: auth.closedAtLimit, limit: config.SMTP_AUTH_MAX_FAILURES },
+          'failed AUTH attempts on this connection',
+        );
+      }
+      // smtp-server closes an idle or trickling client itself; the compat layer records which
+      const reason = (session as { closeReason?: CloseReason }).closeReason;
+      if (reason === 'idle-timeout') {
+        log.info({ session: session.id, peer: session.remoteAddress, reason, seconds: config.SMTP_COMMAND_TIMEOUT_SECONDS }, 'connection closed: idle longer than SMTP_COMMAND_TIMEOUT_SECONDS');
+      } else if (reason === 'command-deadline') {
+        log.warn({ session: session.id, peer: session.remoteAddress, reason, seconds: config.SMTP_COMMAND_DEADLINE_SECONDS }, 'connection closed: a command line took longer than SMTP_COMMAND_DEADLINE_SECONDS');
       }
     },
     onSecure(socket, session, callback) {
@@ -161,13 +215,24 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         log.warn({ session: session.id, peer: session.remoteAddress }, 'AUTH refused: not encrypted (SMTP_AUTH_ALLOW_CLEARTEXT is off)');
         return callback(reply(538, '5.7.11 Encryption required for requested authentication mechanism'));
       }
-      deps.authenticate(auth.username ?? '', auth.password ?? '').then(
-        (device) => {
-          if (device) {
-            log.info({ session: session.id, device, method: auth.method }, 'device authenticated');
-            return callback(null, { user: device });
+      checkCredentials(auth.username ?? '', auth.password ?? '', session).then(
+        (outcome) => {
+          if (outcome.kind === 'ok') {
+            log.info({ session: session.id, device: outcome.device, method: auth.method }, 'device authenticated');
+            return callback(null, { user: outcome.device });
           }
-          log.warn({ session: session.id, peer: session.remoteAddress, user: auth.username, method: auth.method }, 'AUTH failed');
+          if (outcome.kind === 'throttled') {
+            if (outcome.logWorthy) {
+              log.warn({ session: session.id, peer: session.remoteAddress, reason: 'auth-throttled', retryAfterSeconds: outcome.retryAfterSeconds }, 'AUTH refused unchecked: too many failed attempts (per-address back-off); closing the connection');
+            }
+            return callback(reply(421, `4.7.0 Too many failed authentication attempts, try again in ${outcome.retryAfterSeconds} seconds`));
+          }
+          let tally = authFailures.get(session.id);
+          if (!tally) authFailures.set(session.id, (tally = new AuthFailureTally(config.SMTP_AUTH_MAX_FAILURES)));
+          // the failure is logged once per connection, at its close (onClose)
+          if (tally.fail(auth.username ?? '')) {
+            return callback(reply(421, '4.7.0 Too many failed authentication attempts, closing connection'));
+          }
           callback(reply(535, '5.7.8 Authentication credentials invalid'));
         },
         (err: Error) => {
@@ -176,12 +241,19 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         },
       );
     },
+    onMailFrom(address, session, callback) {
+      const unknown = unknownParameters(address.args, parameters.mail);
+      if (unknown.length) return callback(refuseParameters('MAIL FROM', unknown, session));
+      callback();
+    },
     onRcptTo(address, session, callback) {
+      const unknown = unknownParameters(address.args, parameters.rcpt);
+      if (unknown.length) return callback(refuseParameters('RCPT TO', unknown, session));
       if (session.envelope.rcptTo.length >= config.SMTP_MAX_RECIPIENTS) {
         log.info({ session: session.id, limit: config.SMTP_MAX_RECIPIENTS }, 'recipient refused: too many recipients (SMTP_MAX_RECIPIENTS)');
         return callback(reply(452, '4.5.3 Too many recipients'));
       }
-      channelForRecipient(address.address, deps.lookupRecipient).then(
+      channelForRecipient(address.address, deps.lookupRecipient, deps.isInboundDomain).then(
         (channel) => {
           if (channel) {
             let accepted = recipientChannels.get(session.id);
@@ -207,11 +279,86 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   };
 
   /**
-   * Watches the DATA stream: remembers whether bare line feeds came, and ends the stream when
-   * nothing arrives for SMTP_DATA_TIMEOUT_SECONDS, so that the client gets `451` instead of a hang.
+   * Checks AUTH credentials, asking the per-address back-off (auth-guard.ts, the issue-14 hook)
+   * first, so that a refused attempt costs no password check.
+   * @param user the login name as given; `password` is never logged
+   * @returns ok with the device name, wrong credentials, or throttled with the wait in seconds
+   * @throws database errors of the throttle or the check (the caller answers `454 4.7.0`)
+   */
+  async function checkCredentials(user: string, password: string, session: SMTPServerSession): Promise<AuthOutcome> {
+    const gate = await authThrottle.begin({ login: user, address: session.remoteAddress });
+    if (!gate.allowed) return { kind: 'throttled', retryAfterSeconds: gate.retryAfterSeconds, logWorthy: gate.logWorthy ?? true };
+    const device = await deps.authenticate(user, password);
+    if (!device) return { kind: 'wrong' };
+    await authThrottle.succeeded(gate.attempt).catch((err: unknown) => log.error({ session: session.id, err: describeError(err) }, 'AUTH throttle: recording the success failed'));
+    return { kind: 'ok', device };
+  }
+
+  /**
+   * The reply to `MAIL FROM`/`RCPT TO` parameters of no advertised extension: `555 5.5.4`
+   * (RFC 5321 §4.1.1.11, RFC 3463 X.5.4), with a log line naming them.
+   * @param names the unknown parameter names as given
+   */
+  function refuseParameters(command: 'MAIL FROM' | 'RCPT TO', names: string[], session: SMTPServerSession): ReplyError {
+    const shown = names.slice(0, 5).map((n) => n.slice(0, 32));
+    log.info({ session: session.id, peer: session.remoteAddress, reason: 'unknown-parameter', command, parameters: shown }, 'command refused: parameter not recognized');
+    return reply(555, `5.5.4 ${command} parameter${names.length > 1 ? 's' : ''} not recognized: ${shown.join(' ')}`);
+  }
+
+  /** The MAIL FROM / RCPT TO parameters of the extensions the EHLO reply advertises with these options. */
+  const parameters = allowedParameters({
+    size: options.size,
+    hide8BITMIME: options.hide8BITMIME,
+    hideSMTPUTF8: options.hideSMTPUTF8,
+    hideDSN: options.hideDSN,
+    hideREQUIRETLS: options.hideREQUIRETLS,
+    auth: !disabled.includes('AUTH'),
+  });
+
+  /**
+   * Watches the DATA stream: remembers whether bare line feeds came; ends the stream when
+   * nothing arrives for SMTP_DATA_TIMEOUT_SECONDS, so that the client gets `451` instead of a hang;
+   * and closes the connection with `421 4.4.2` when the phase outlasts its deadline
+   * max(SMTP_DATA_DEADLINE_SECONDS, bytes / SMTP_DATA_MIN_BYTES_PER_SECOND) — bytes counted up to
+   * the size limit, so a client streaming past it cannot stretch the deadline.
+   * Time in which the queue does not read (the parser waits for us to drain the stream) does not
+   * count against the client: the clock restarts once the stream drains.
    */
   function watchData(stream: SMTPServerDataStream, session: SMTPServerSession) {
-    const state = { bareLf: false, timedOut: false, previous: 0 };
+    const state = { bareLf: false, timedOut: false, deadlineMissed: false, previous: 0, bytes: 0 };
+    const baseMs = config.SMTP_DATA_DEADLINE_SECONDS * 1000;
+    const rate = config.SMTP_DATA_MIN_BYTES_PER_SECOND;
+    let clock = { start: Date.now(), bytes: 0 };
+    let deadline: NodeJS.Timeout | undefined;
+    const checkDeadline = () => {
+      const counted = Math.min(state.bytes, maxBytes);
+      const elapsed = Date.now() - clock.start;
+      const allowed = Math.max(baseMs, ((counted - clock.bytes) / rate) * 1000);
+      if (elapsed < allowed) {
+        deadline = setTimeout(checkDeadline, Math.ceil(allowed - elapsed));
+        return;
+      }
+      if (stream.writableNeedDrain) {
+        // the client waits for us, not we for it
+        stream.once('drain', () => {
+          clock = { start: Date.now(), bytes: Math.min(state.bytes, maxBytes) };
+          checkDeadline();
+        });
+        return;
+      }
+      state.deadlineMissed = true;
+      log.warn(
+        { session: session.id, peer: session.remoteAddress, reason: 'data-deadline', bytes: state.bytes, seconds: Math.round(elapsed / 1000), minBytesPerSecond: rate, baseSeconds: config.SMTP_DATA_DEADLINE_SECONDS },
+        'DATA too slow: below SMTP_DATA_MIN_BYTES_PER_SECOND after SMTP_DATA_DEADLINE_SECONDS; closing the connection',
+      );
+      closeConnection(session.id, 421, DATA_DEADLINE);
+      stream.destroy(Object.assign(new Error('DATA deadline'), { code: 'EDATADEADLINE' }));
+    };
+    deadline = setTimeout(checkDeadline, baseMs);
+    const stopDeadline = () => clearTimeout(deadline);
+    // once the client's CRLF.CRLF is in (finish) it owes nothing more: the reply is ours to give
+    stream.once('finish', stopDeadline);
+    stream.once('close', stopDeadline);
     let timer: NodeJS.Timeout;
     const arm = () => {
       clearTimeout(timer);
@@ -229,6 +376,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     const observed = stream as Readable;
     observed.on('data', (chunk: Buffer) => {
       arm();
+      state.bytes += chunk.length;
       if (!state.bareLf) {
         // from line feed to line feed with the native search (a byte loop in JS cost ~0.2 ms per 100 KB)
         for (let i = chunk.indexOf(0x0a); i >= 0; i = chunk.indexOf(0x0a, i + 1)) {
@@ -253,7 +401,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       const channels: Channel[] = [];
       const accepted = recipientChannels.get(session.id);
       for (const r of rcptTo) {
-        const c = accepted?.get(r) ?? (await channelForRecipient(r, deps.lookupRecipient));
+        const c = accepted?.get(r) ?? (await channelForRecipient(r, deps.lookupRecipient, deps.isInboundDomain));
         if (c && !channels.includes(c)) channels.push(c);
       }
       source = {
@@ -275,6 +423,8 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       const queueId = await deps.accept(stream, source, maxBytes);
       return `2.0.0 Ok: queued as ${queueId}`;
     } catch (err) {
+      // the connection is closed already (watchData); this reply is not sent again
+      if (watch.deadlineMissed) throw reply(421, DATA_DEADLINE);
       if (err instanceof SizeLimitError || stream.sizeExceeded) {
         log.info({ session: session.id, limit: maxBytes }, 'message refused: over the size limit');
         throw reply(552, `5.3.4 Message exceeds the size limit of ${maxBytes} bytes`);

@@ -4,11 +4,35 @@ interface ConnectionInternals {
   remoteAddress: string;
   secure: boolean;
   name: string;
-  _server: { options: { lenientHelo?: boolean; hideAuthWithoutTls?: boolean; immediateGreeting?: boolean; authMethods: string[]; maxClients?: number }; connections: Set<unknown> };
+  session: { closeReason?: CloseReason };
+  _closing: boolean;
+  _closed: boolean;
+  _server: {
+    options: { lenientHelo?: boolean; hideAuthWithoutTls?: boolean; immediateGreeting?: boolean; commandLineDeadlineMs?: number; authMethods: string[]; maxClients?: number };
+    connections: Set<unknown>;
+  };
   _setListeners(ready: () => void): void;
   connectionReady(): void;
-  send(code: number, text: string, final?: boolean): void;
+  send(code: number, text: string, final?: boolean | string): void;
 }
+
+/** smtp-server's command parser (lib/smtp-stream.js): the part of its state the deadline reads. */
+interface ParserInternals {
+  _dataMode: boolean;
+  /** the bytes of an unfinished command line (latin1), '' when none */
+  _remainder: string;
+  isClosed: boolean;
+  oncommand(command: Buffer, callback?: () => void): void;
+  _write(chunk: Buffer, encoding: string, next: (err?: Error | null) => void): void;
+}
+
+/**
+ * Why smtp-server closed a connection on its own, recorded in `session.closeReason` so that the
+ * receiver logs it without reading reply texts:
+ * - `idle-timeout`: no byte from the client for `socketTimeout` (RFC 5321 §4.5.3.2.7);
+ * - `command-deadline`: a command line was not finished within `commandLineDeadlineMs`.
+ */
+export type CloseReason = 'idle-timeout' | 'command-deadline';
 type Handler = (this: ConnectionInternals, command: Buffer, callback: () => void) => void;
 
 let installed = false;
@@ -25,12 +49,17 @@ let installed = false;
  * its password before it learns that AUTH needs TLS (`538`).
  *
  * With the option `immediateGreeting: true`, the greeting is not delayed (installImmediateGreeting).
+ *
+ * With the option `commandLineDeadlineMs`, a command line must be complete within that time
+ * (installCommandLineDeadline); an idle timeout is recorded as `session.closeReason` (CloseReason).
  */
 export function installSmtpServerCompat(): void {
   if (installed) return;
   installed = true;
   const proto = (SMTPConnection as unknown as { prototype: Record<string, Handler> }).prototype;
   installImmediateGreeting(proto as unknown as Record<string, unknown>);
+  installCommandLineDeadline(proto as unknown as Record<string, unknown>);
+  installIdleTimeoutReason(proto as unknown as Record<string, unknown>);
   for (const name of ['handler_HELO', 'handler_EHLO']) {
     const original = proto[name];
     if (typeof original !== 'function') throw new Error(`smtp-server has no ${name}: the lenient HELO wrapper needs updating`);
@@ -80,5 +109,69 @@ function installImmediateGreeting(proto: Record<string, unknown>): void {
       if (maxClients && this._server.connections.size > maxClients) return this.send(421, `${this.name} Too many connected clients, try again in a moment`, false);
       setImmediate(() => this.connectionReady());
     });
+  };
+}
+
+/**
+ * With the option `commandLineDeadlineMs: n`, every command line (commands and AUTH continuation
+ * lines alike, RFC 5321 §2.3.8 / §4.1.1) must be complete — its CRLF received — within `n` ms of
+ * the moment the parser first holds a part of it. smtp-server only has an idle timeout, which any
+ * byte restarts, so a client trickling a byte every few seconds could hold a connection for ever.
+ * Past the deadline the client gets `421 4.4.2` (RFC 5321 §3.8 / §4.2.3, RFC 3463 X.4.2) and the
+ * connection is closed; `session.closeReason` becomes `command-deadline`.
+ * The clock does not run inside DATA (the receiver's own deadline applies there), nor while the
+ * server works on a command: input pipelined behind it is only looked at once the reply is out.
+ * Built on the parser smtp-server creates per connection (and again after STARTTLS), not on a
+ * parser of our own: each parser's `_write` (bytes in) and `oncommand` (a line complete) are wrapped.
+ */
+function installCommandLineDeadline(proto: Record<string, unknown>): void {
+  const original = proto._createParser as (this: ConnectionInternals) => ParserInternals;
+  if (typeof original !== 'function') throw new Error('smtp-server has no _createParser: the command line deadline needs updating');
+  proto._createParser = function (this: ConnectionInternals) {
+    const parser = original.call(this);
+    const ms = this._server.options.commandLineDeadlineMs;
+    if (!ms) return parser;
+    if (typeof parser._write !== 'function' || typeof parser.oncommand !== 'function' || !('_remainder' in parser) || !('_dataMode' in parser)) {
+      throw new Error('smtp-server parser has no _write/oncommand/_remainder/_dataMode: the command line deadline needs updating');
+    }
+    const connection = this;
+    let timer: NodeJS.Timeout | undefined;
+    const stop = () => {
+      clearTimeout(timer);
+      timer = undefined;
+    };
+    const expire = () => {
+      timer = undefined;
+      if (parser.isClosed || parser._dataMode || !parser._remainder || connection._closing || connection._closed) return;
+      connection.session.closeReason = 'command-deadline';
+      connection.send(421, `4.4.2 ${connection.name} Command line not completed within ${Math.ceil(ms / 1000)} seconds, closing connection`, false);
+    };
+    const oncommand = parser.oncommand;
+    parser.oncommand = function (command, callback) {
+      stop(); // a line is complete
+      return oncommand.call(this, command, callback);
+    };
+    const write = parser._write;
+    parser._write = function (chunk, encoding, next) {
+      return write.call(this, chunk, encoding, (err) => {
+        // the chunk is consumed: what is left in _remainder is the start of a line still owed
+        if (parser.isClosed || parser._dataMode || !parser._remainder) stop();
+        else if (!timer) timer = setTimeout(expire, ms).unref();
+        next(err);
+      });
+    };
+    return parser;
+  };
+}
+
+/** Records `session.closeReason = 'idle-timeout'` when smtp-server's idle timeout closes a connection. */
+function installIdleTimeoutReason(proto: Record<string, unknown>): void {
+  const original = proto._onTimeout as (this: ConnectionInternals) => void;
+  if (typeof original !== 'function') throw new Error('smtp-server has no _onTimeout: the idle timeout reason needs updating');
+  proto._onTimeout = function (this: ConnectionInternals) {
+    const wasClosing = this._closing;
+    original.call(this);
+    // it either re-armed (the client waits for us) or answered 421 and closed
+    if (!wasClosing && this._closing) this.session.closeReason ??= 'idle-timeout';
   };
 }

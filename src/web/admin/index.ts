@@ -6,14 +6,16 @@ import { secureHeaders } from 'hono/secure-headers';
 import { DashboardPanel } from '../../../views/fragments/DashboardPanel.js';
 import { LANGUAGES } from '../../../views/i18n/index.js';
 import { localizeRefusal } from '../../../views/i18n/refusals.js';
+import { codedRefusals, refusalText } from '../../../views/i18n/coded-refusals.js';
 import { DashboardPage } from '../../../views/pages/Dashboard.js';
 import { FirstRunPage } from '../../../views/pages/FirstRun.js';
 import { LoginPage } from '../../../views/pages/Login.js';
 import { MessagePage } from '../../../views/pages/Message.js';
 import type { AppContext } from '../../context.js';
-import { adminExists, createAdmin, createSession, DEFAULT_THROTTLE, endSession, LoginThrottle, newFirstRunCode, sameSecret, verifyStaffPassword, type ThrottleLimits } from '../../services/admin-auth.js';
+import { adminExists, createAdmin, createSession, endSession, newFirstRunCode, sameSecret, verifyStaffPassword } from '../../services/admin-auth.js';
+import { attemptSucceeded, beginAttempt, forgetOldAttempts } from '../../services/auth-throttle.js';
 import { dashboard } from '../../services/dashboard.js';
-import { ForbiddenError, NotFoundError, ValidationError } from '../../services/errors.js';
+import { ForbiddenError, NotFoundError, RateLimitError, ValidationError } from '../../services/errors.js';
 import { checkCsrf, clearSessionCookie, clientAddress, LANGUAGE_COOKIE, loadSession, requireAdmin, requireLogin, sameOrigin, SESSION_COOKIE, setSessionCookie } from './middleware.js';
 import { fragment, isHtmx, page, view, type AdminEnv } from './render.js';
 import { taskDetailRoutes } from './messages.js';
@@ -25,20 +27,17 @@ import { outboxRoutes } from './outbox.js';
 import { settingsRoutes } from './settings.js';
 import { staticRoutes } from './static.js';
 import { describeError } from '../../db/errors.js';
+import { localPath } from '../local-path.js';
 
 export interface AdminOptions {
-  throttle?: ThrottleLimits;
+  /** the clock of the login throttle (tests freeze it); default the real time */
+  now?: () => Date;
   /** seconds between the dashboard's htmx polls (default 5) */
   dashboardPollSeconds?: number;
 }
 
 /** Paths that are not the admin's (the API and the health check keep their own rules). */
 const notAdmin = (path: string) => path === '/healthz' || path === '/api' || path.startsWith('/api/');
-
-/** A local path to return to after login or a language switch (never another site). */
-function localPath(value: unknown): string {
-  return typeof value === 'string' && /^\/(?![/\\])/.test(value) ? value : '/';
-}
 
 /**
  * The browser admin (issue 6): server-rendered hono/jsx pages under views/, htmx from our own
@@ -53,7 +52,7 @@ function localPath(value: unknown): string {
  */
 export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
-  const throttle = new LoginThrottle(options.throttle ?? DEFAULT_THROTTLE);
+  const now = options.now ?? (() => new Date());
   const firstRunCode = newFirstRunCode();
   void adminExists(ctx.db).then(
     (exists) => {
@@ -94,7 +93,11 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
 
   admin.onError(async (err, c) => {
     const v = view(c);
-    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalidTitle, text: v.t.errors.invalid(err.field, localizeRefusal(err.message, v.lang)) }), 400);
+    if (err instanceof ValidationError) return page(c, MessagePage({ view: v, title: v.t.errors.invalidTitle, text: v.t.errors.invalid(err.field, refusalText(err, v.lang)) }), 400);
+    if (err instanceof RateLimitError) {
+      c.header('Retry-After', String(err.retryAfterSeconds));
+      return page(c, MessagePage({ view: v, title: codedRefusals(v.lang).rateTitle, text: refusalText(err, v.lang) }), 429);
+    }
     if (err instanceof NotFoundError) return page(c, MessagePage({ view: v, title: v.t.errors.notFoundTitle, text: localizeRefusal(err.message, v.lang) }), 404);
     if (err instanceof ForbiddenError) return page(c, MessagePage({ view: v, title: v.t.errors.forbiddenTitle, text: localizeRefusal(err.message, v.lang) }), 403);
     if ('getResponse' in err && typeof err.getResponse === 'function') return err.getResponse() as Response;
@@ -117,7 +120,8 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     if (c.get('session')) return c.redirect('/', 303);
     const v = view(c);
     const notice = c.req.query('bye') ? v.t.login.loggedOut : c.req.query('expired') ? v.t.login.expired : undefined;
-    return page(c, LoginPage({ view: v, notice, next: c.req.query('next'), firstRun: !(await adminExists(ctx.db)) }));
+    const wanted = c.req.query('next');
+    return page(c, LoginPage({ view: v, notice, next: wanted === undefined ? undefined : localPath(wanted), firstRun: !(await adminExists(ctx.db)) }));
   });
 
   admin.post('/login', async (c) => {
@@ -127,21 +131,23 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     const password = typeof form.password === 'string' ? form.password : '';
     const next = localPath(form.next);
     const address = clientAddress(ctx, c);
-    const wait = throttle.blockedFor(login, address);
-    if (wait > 0) {
-      ctx.log.warn({ login, address }, 'admin login throttled');
-      return page(c, LoginPage({ view: v, error: v.t.login.throttled(Math.ceil(wait / 60_000)), login, next }), 429);
+    const attempt = await beginAttempt(ctx.db, 'admin', { login, address }, now());
+    if (!attempt.allowed) {
+      if (attempt.logWorthy) ctx.log.warn({ login, address, refused: attempt.refused }, 'admin login throttled');
+      c.header('Retry-After', String(attempt.retryAfterSeconds));
+      return page(c, LoginPage({ view: v, error: v.t.login.throttled(attempt.retryAfterSeconds), login, next }), 429);
     }
-    const person = login && password ? await verifyStaffPassword(ctx.db, login, password) : null;
+    // an unknown login costs the same password hash as a known one (staff.ts): no answer by timing
+    const person = await verifyStaffPassword(ctx.db, login, password);
     if (!person) {
-      throttle.fail(login, address);
-      ctx.log.info({ login, address }, 'admin login failed');
+      if (attempt.logWorthy) ctx.log.info({ login, address, failures: attempt.attempt.failures }, 'login failed');
       return page(c, LoginPage({ view: v, error: v.t.login.failed, login, next }), 401);
     }
-    throttle.succeed(login);
+    await attemptSucceeded(ctx.db, attempt.attempt);
+    await forgetOldAttempts(ctx.db);
     const { cookie } = await createSession(ctx.db, person.id);
     setSessionCookie(ctx, c, cookie);
-    ctx.log.info({ login: person.login, staffId: person.id }, 'admin login');
+    ctx.log.info({ login: person.login, staffId: person.id, role: person.role }, 'login');
     return c.redirect(next === '/' && person.role !== 'admin' ? '/meine-vorgaenge' : next, 303);
   });
 
@@ -158,12 +164,16 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
     const text = (k: string) => (typeof form[k] === 'string' ? (form[k] as string) : '');
     const values = { name: text('name'), email: text('email'), login: text('login') };
     const address = clientAddress(ctx, c);
-    const wait = throttle.blockedFor('first-run', address);
-    if (wait > 0) return page(c, FirstRunPage({ view: v, error: v.t.login.throttled(Math.ceil(wait / 60_000)), values }), 429);
+    const attempt = await beginAttempt(ctx.db, 'first-run', { address }, now());
+    if (!attempt.allowed) {
+      c.header('Retry-After', String(attempt.retryAfterSeconds));
+      return page(c, FirstRunPage({ view: v, error: v.t.login.throttled(attempt.retryAfterSeconds), values }), 429);
+    }
     if (!sameSecret(text('code').trim().toUpperCase(), firstRunCode)) {
-      throttle.fail('first-run', address);
+      if (attempt.logWorthy) ctx.log.warn({ address, failures: attempt.attempt.failures }, 'wrong first-run code');
       return page(c, FirstRunPage({ view: v, error: v.t.firstRun.wrongCode, values }), 403);
     }
+    await attemptSucceeded(ctx.db, attempt.attempt);
     if (text('password') !== text('password2')) return page(c, FirstRunPage({ view: v, error: v.t.firstRun.mismatch, values }), 400);
     let created;
     try {

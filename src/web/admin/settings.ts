@@ -3,12 +3,14 @@ import type { JSX } from 'hono/jsx/jsx-runtime';
 import { TestSteps } from '../../../views/fragments/SettingsSteps.js';
 import type { Errors, Values } from '../../../views/fragments/SettingsFields.js';
 import { localizeRefusal } from '../../../views/i18n/refusals.js';
+import { refusalText } from '../../../views/i18n/coded-refusals.js';
 import {
   AddressList,
   ImportForm,
   MailboxForm,
   ReceiverInfo,
   SETTINGS_TABS,
+  SendLimitsForm,
   SettingsPage,
   settingsPath,
   SmtpAccountForm,
@@ -24,6 +26,7 @@ import { listActivityTypes } from '../../services/activity-types.js';
 import { addInboundAddress, listInboundAddresses, removeInboundAddress } from '../../services/addresses.js';
 import { NotFoundError, ValidationError } from '../../services/errors.js';
 import { setMailbox, showMailbox } from '../../services/mailboxes.js';
+import { getSendLimits, SEND_LIMIT_BOUNDS, setSendLimits } from '../../services/send-limits.js';
 import { changeChannelSettings, listChannelSettings } from '../../services/settings.js';
 import { setSmtpAccount, showSmtpAccount, testSmtpAccount } from '../../services/smtp-account.js';
 import { fragment, page, view, type AdminEnv } from './render.js';
@@ -61,6 +64,8 @@ const hostPort = (a: { address: string; port: number }) => (a.address.includes('
  * - `POST /settings/mailbox/:channel/test` (htmx) — ctx.mailboxes.test, the steps as a fragment
  * - `POST /settings/addresses/:channel` and `…/remove` — inbound addresses (services/addresses.ts)
  * - `POST /settings/smtp` — services/smtp-account.ts setSmtpAccount; `…/smtp/test` (htmx) its test mail
+ * - `POST /settings/send-limits` — services/send-limits.ts setSendLimits (recipients per message,
+ *   messages per person per minute), on the Versand tab
  * - `POST /settings/import/:channel` — services/settings.ts changeChannelSettings
  * Stored passwords are never sent to the browser.
  */
@@ -74,12 +79,12 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
   });
 
   /** Renders a tab; `refused` puts the entered values and the reason back into the refused form. */
-  async function renderTab(c: Context<AdminEnv>, tab: SettingsTab, opts: { notice?: string; refused?: Refusal; addressRefused?: Refusal } = {}) {
+  async function renderTab(c: Context<AdminEnv>, tab: SettingsTab, opts: { notice?: string; refused?: Refusal; addressRefused?: Refusal; limitsRefused?: { values: Values; error: ValidationError } } = {}) {
     const v = view(c);
     const localized = (r?: Refusal): Refusal | undefined => r && { ...r, errors: Object.fromEntries(Object.entries(r.errors).map(([k, m]) => [k, m && localizeRefusal(m, v.lang)])) };
     const refused = localized(opts.refused);
     const addressRefused = localized(opts.addressRefused);
-    const status = refused || addressRefused ? 400 : 200;
+    const status = refused || addressRefused || opts.limitsRefused ? 400 : 200;
     const channel = TAB_CHANNEL[tab];
     let body: JSX.Element[];
     if (channel) {
@@ -120,9 +125,19 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
             tlsLegacy: account.tlsLegacy,
           }
         : { security: 'starttls', auth: 'none' };
+      const limits = await getSendLimits(ctx.db);
+      const limitsRefused = opts.limitsRefused;
       body = [
         SmtpAccountForm({ view: v, values: refused?.values ?? stored, errors: refused?.errors, stored: !!account, hasPassword: !!account?.hasPassword }),
         SmtpTestForm({ view: v, stored: !!account }),
+        SendLimitsForm({
+          view: v,
+          values: limitsRefused?.values ?? { maxRecipients: String(limits.maxRecipients), maxPerMinute: String(limits.maxPerMinute) },
+          // coded refusals come from the catalogue, in the page's language
+          errors: limitsRefused && { [limitsRefused.error.field]: refusalText(limitsRefused.error, v.lang) },
+          bounds: SEND_LIMIT_BOUNDS,
+          defaults: limits.updatedAt === null,
+        }),
       ];
     } else {
       const settings = await listChannelSettings(ctx.db);
@@ -258,6 +273,18 @@ export function settingsRoutes(ctx: AppContext): Hono<AdminEnv> {
       });
     } catch (err) {
       if (err instanceof ValidationError) return renderTab(c, 'sending', { refused: refusal(err, values) });
+      throw err;
+    }
+    return back(c, 'sending');
+  });
+
+  app.post('/settings/send-limits', async (c) => {
+    const form = await c.req.parseBody();
+    const values: Values = { maxRecipients: text(form, 'maxRecipients').trim(), maxPerMinute: text(form, 'maxPerMinute').trim() };
+    try {
+      await setSendLimits(ctx, { maxRecipients: values.maxRecipients, maxPerMinute: values.maxPerMinute }, c.get('session')?.staffId ?? null);
+    } catch (err) {
+      if (err instanceof ValidationError) return renderTab(c, 'sending', { limitsRefused: { values, error: err } });
       throw err;
     }
     return back(c, 'sending');

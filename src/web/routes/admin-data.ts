@@ -4,6 +4,7 @@ import type { AppContext } from '../../context.js';
 import { CHANNELS, STAFF_ROLES } from '../../db/schema.js';
 import { addActivityType, listActivityTypes, renameActivityTypeById } from '../../services/activity-types.js';
 import { CSV_ENCODINGS, importMappingsCsv, importStaffCsv } from '../../services/csv-import.js';
+import { getSendLimits, SEND_LIMIT_BOUNDS, setSendLimits } from '../../services/send-limits.js';
 import { changeChannelSettings, listChannelSettings } from '../../services/settings.js';
 import { routeAfterMapping, routeWaitingTasks } from '../../services/staff-lifecycle.js';
 import { addMapping, addStaff, getStaff, listMappings, listStaff, removeMapping, setStaffPasswordById, updateStaff } from '../../services/staff.js';
@@ -66,6 +67,23 @@ export const settingsBody = z.strictObject({
   autoComplete: flag('"E-Mails automatisch abschließen": new tasks are created completed'),
 });
 
+/**
+ * Body of `PATCH /send-limits`: at least one field. The bounds are checked by the service (one
+ * rule for the API, the admin page and the CLI), so the schema takes any whole number.
+ */
+export const sendLimitsBody = z.strictObject({
+  maxRecipients: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: `recipients (To, Cc and Bcc together) per message, ${SEND_LIMIT_BOUNDS.maxRecipients.min}–${SEND_LIMIT_BOUNDS.maxRecipients.max}; default 50` }),
+  maxPerMinute: z
+    .number()
+    .int()
+    .optional()
+    .meta({ description: `messages one person may queue per minute, ${SEND_LIMIT_BOUNDS.maxPerMinute.min}–${SEND_LIMIT_BOUNDS.maxPerMinute.max}; default 10` }),
+});
+
 /** Query of the CSV imports; the body is the file (`text/csv`). */
 export const csvImportQuery = z.object({
   skipInvalid: z
@@ -87,6 +105,14 @@ document({
   access: 'admin',
   params: channelParams,
   body: settingsBody,
+});
+document({ method: 'get', path: '/send-limits', summary: 'sending limits per person: maxRecipients per message, maxPerMinute messages (the defaults while updatedAt is null)' });
+document({
+  method: 'patch',
+  path: '/send-limits',
+  summary: 'change the sending limits per person (POST /outbox and replies: 400 above maxRecipients, 429 with Retry-After above maxPerMinute)',
+  access: 'admin',
+  body: sendLimitsBody,
 });
 document({ method: 'get', path: '/staff', summary: 'staff members (never a password hash)', access: 'admin' });
 document({ method: 'post', path: '/staff', summary: 'add a staff member', access: 'admin', body: staffCreateBody, successStatus: 201 });
@@ -129,10 +155,10 @@ async function adminsOnly(c: Context<ApiEnv>, next: Next) {
 
 /**
  * Reference data under `/api/v1` (issue 5 item 7). For every token: `GET /activity-types`,
- * `GET /settings`. For admins only (403 for staff): `GET /staff`, `GET /mappings` and the writes
+ * `GET /settings`, `GET /send-limits`. For admins only (403 for staff): `GET /staff`, `GET /mappings` and the writes
  * `POST /staff`, `GET|PATCH /staff/{id}`, `PUT /staff/{id}/password`, `POST /staff/import`,
  * `POST /mappings`, `DELETE /mappings/{id}`, `POST /mappings/route`, `POST /mappings/import`,
- * `POST /activity-types`, `PATCH /activity-types/{id}`, `PATCH /settings/{channel}`. Each calls the
+ * `POST /activity-types`, `PATCH /activity-types/{id}`, `PATCH /settings/{channel}`, `PATCH /send-limits`. Each calls the
  * service the CLI calls; bodies are validated by the schemas above (400 `{error, field}`),
  * unknown ids answer 404.
  */
@@ -154,6 +180,9 @@ export function adminDataRoutes(ctx: AppContext): Hono<ApiEnv> {
     const { channel } = validate(channelParams, c.req.param());
     return c.json(await changeChannelSettings(ctx, channel, validate(settingsBody, await jsonBody(c))));
   });
+
+  r.get('/send-limits', async (c) => c.json(await getSendLimits(db)));
+  r.patch('/send-limits', adminsOnly, async (c) => c.json(await setSendLimits(ctx, validate(sendLimitsBody, await jsonBody(c)), actor(c))));
 
   r.get('/staff', adminsOnly, async (c) => c.json(await listStaff(db)));
   r.post('/staff', adminsOnly, async (c) => {

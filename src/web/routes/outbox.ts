@@ -48,7 +48,20 @@ export const replyBody = z.strictObject({
 
 export const outboxListQuery = pagingQuery.extend({ state: z.enum(OUTBOX_STATES).optional() });
 
-document({ method: 'post', path: '/outbox', summary: 'queue a message for sending through the central SMTP account', body: outboxBody });
+/** The answers of the sending limits (services/send-limits.ts), on every route that queues a message. */
+const LIMIT_ANSWERS = {
+  '400': 'invalid input: `{ error, field }`; above the recipient limit `field: "recipients"`, `code: "send-too-many-recipients"`, `params: { maxRecipients, recipients }`',
+  '429': 'more messages within the last minute than the per-person limit: `{ error, code: "send-rate-exceeded", params: { maxPerMinute, retryAfterSeconds }, retryAfterSeconds }` and a `Retry-After` header (seconds)',
+};
+
+document({
+  method: 'post',
+  path: '/outbox',
+  summary: 'queue a message for sending through the central SMTP account (sending limits: GET /send-limits)',
+  body: outboxBody,
+  successStatus: 201,
+  answers: LIMIT_ANSWERS,
+});
 document({ method: 'get', path: '/outbox', summary: 'outbox entries, newest first, with state and last server reply', access: 'admin', query: outboxListQuery });
 document({ method: 'get', path: '/outbox/{id}', summary: 'an outbox entry: state (queued, sending, sent, failed), attempts, last server reply (staff: their own)', params: idParams });
 document({ method: 'post', path: '/outbox/{id}/retry', summary: 'queue a failed message again (same Message-ID)', access: 'admin', params: idParams });
@@ -58,6 +71,8 @@ document({
   summary: 'reply to the message of a task: In-Reply-To, References, "AW: <subject>"',
   params: idParams,
   body: replyBody,
+  successStatus: 201,
+  answers: LIMIT_ANSWERS,
 });
 
 function requireAdmin(p: Principal): void {
@@ -67,7 +82,9 @@ function requireAdmin(p: Principal): void {
 /**
  * Sending routes under `/api/v1` (issue 7 item 3): `POST /outbox`, `GET /outbox` (admins),
  * `GET /outbox/:id`, `POST /outbox/:id/retry` (admins), `POST /tasks/:id/reply`. A line break in
- * an address field or the subject is answered 400 naming the field.
+ * an address field or the subject is answered 400 naming the field. A person is held to the
+ * sending limits: more recipients than allowed is answered 400 (field `recipients`), more
+ * messages per minute 429 with `Retry-After` (app.ts maps the errors).
  */
 export function outboxRoutes(ctx: AppContext): Hono<ApiEnv> {
   const r = new Hono<ApiEnv>();
