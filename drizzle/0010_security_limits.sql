@@ -1,3 +1,8 @@
+CREATE TABLE "auth_known_client" (
+	"key_sha256" text PRIMARY KEY NOT NULL,
+	"last_success_at" timestamp with time zone NOT NULL
+);
+--> statement-breakpoint
 CREATE TABLE "auth_throttle" (
 	"key_sha256" text PRIMARY KEY NOT NULL,
 	"failures" integer NOT NULL,

@@ -130,6 +130,19 @@ const schema = z.object({
   SMTP_DATA_MIN_BYTES_PER_SECOND: count(1).default(10240),
   /** Failed AUTH attempts per connection; the last one is answered `421 4.7.0` and the connection closed. */
   SMTP_AUTH_MAX_FAILURES: count(1).default(3),
+  /**
+   * A session must complete a message transaction (the `250` after DATA) within this many
+   * seconds of connecting or of its last one, whatever else it sends (NOOP, RSET …): `421 4.4.2`
+   * and close past it. The time inside DATA and the gateway's own processing do not count.
+   * At least SMTP_COMMAND_DEADLINE_SECONDS.
+   */
+  SMTP_SESSION_IDLE_SECONDS: count(1).default(300),
+  /**
+   * Junk commands (NOOP, RSET, VRFY, EXPN, HELP, HELO, EHLO) allowed between two delivered
+   * messages; the next one is answered `421 4.7.0` and the connection closed (Postfix's
+   * smtpd_junk_command_limit, whose default this is).
+   */
+  SMTP_MAX_JUNK_COMMANDS: count(1).default(100),
   /** Key for secrets at rest (AES-256-GCM): 32 bytes as 64 hex digits or base64; usually SECRET_KEY_FILE. */
   SECRET_KEY: z
     .string()
@@ -175,7 +188,8 @@ export class ConfigError extends Error {
  * for secrets handed in by Docker or systemd.
  * @param env the environment (default `process.env`)
  * @returns the validated configuration; `dataDir` is `DATA_DIR` made absolute
- * @throws ConfigError naming the first invalid variable and the reason
+ * @throws ConfigError naming the first invalid variable and the reason (also
+ *   SMTP_SESSION_IDLE_SECONDS below SMTP_COMMAND_DEADLINE_SECONDS)
  */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const values: Record<string, string | undefined> = {};
@@ -201,6 +215,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   if (!result.success) {
     const issue = result.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? 'environment'), issue.message);
+  }
+  if (result.data.SMTP_SESSION_IDLE_SECONDS < result.data.SMTP_COMMAND_DEADLINE_SECONDS) {
+    // a command line allowed to take longer than the whole session would be cut by the session limit
+    throw new ConfigError('SMTP_SESSION_IDLE_SECONDS', `must be at least SMTP_COMMAND_DEADLINE_SECONDS (${result.data.SMTP_COMMAND_DEADLINE_SECONDS})`);
   }
   return { ...result.data, dataDir: path.resolve(result.data.DATA_DIR) };
 }

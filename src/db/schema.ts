@@ -492,6 +492,16 @@ export const authThrottle = pgTable(
   (t) => [index('auth_throttle_last_at_idx').on(t.lastAt)],
 );
 
+/**
+ * Where a login has succeeded (issue 14): the SHA-256 of realm, login name and client address. A
+ * person at such an address is throttled only by that address's own failures at their login, so
+ * that guesses from elsewhere, or colleagues' typos behind the same address, never lock them out.
+ */
+export const authKnownClient = pgTable('auth_known_client', {
+  keySha256: text('key_sha256').primaryKey(),
+  lastSuccessAt: timestamp('last_success_at', { withTimezone: true }).notNull(),
+});
+
 /** Limits on what a staff member may send (issue 14), set by admins; one row, id 1. */
 export const sendLimit = pgTable('send_limit', {
   id: integer('id').primaryKey().default(1),

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import ipaddr from 'ipaddr.js';
 import type { Db } from '../db/client.js';
 import * as repo from '../db/repositories/auth-throttle.js';
 
@@ -10,14 +11,17 @@ import * as repo from '../db/repositories/auth-throttle.js';
  * locks its keys: a burst of parallel guesses cannot all be checked, because each one sees the
  * ones before it. Each key allows a few attempts freely; after that every attempt sets a growing
  * delay (1 s, 2 s, 4 s … up to the key's cap) before the next one is checked; attempts that come
- * earlier are refused unchecked. A success forgives its own attempt on every key and clears the
- * key of that login at that address. Counts restart after an hour without attempts.
+ * earlier are refused unchecked. Counts restart after an hour without attempts.
  *
- * The keys slow an attacker down per login name *and* client address rather than locking the
- * real person out: the pair (login, address) is throttled hard; the address alone (guessing many
- * logins) less; the login from every address together only mildly, with a short cap, so that
- * guesses from elsewhere cost the real person seconds, never a lockout (OWASP Authentication
- * Cheat Sheet, "Login Throttling").
+ * The keys slow an attacker down per login name *and* client address without locking the real
+ * person out (OWASP Authentication Cheat Sheet, "Login Throttling"; the "known device" idea):
+ * - the pair (login, address) is throttled hard, and always;
+ * - the address alone (one address guessing many logins) and the login from every address
+ *   together (many addresses guessing one login) are throttled too — but not for a pair that
+ *   has logged in successfully within {@link KNOWN_CLIENT_DAYS} days: at their usual address a
+ *   person is slowed down only by that address's own failures at their login, never by guesses
+ *   from elsewhere nor by colleagues behind the same address.
+ * A success clears its pair, marks it known, and takes its own count back from the other keys.
  */
 
 /** What is being protected; each realm has its own keys and rules. */
@@ -50,6 +54,8 @@ const RULES: Record<AuthRealm, Rule[]> = {
   ],
 };
 
+/** A pair (login, address) stays known this long after its last success (days). */
+export const KNOWN_CLIENT_DAYS = 90;
 /** Counts restart after this long without an attempt (ms). */
 export const THROTTLE_WINDOW_MS = 60 * 60 * 1000;
 /** The first delay once a key's free attempts are used up (ms); it doubles with each attempt. */
@@ -64,7 +70,12 @@ export interface AttemptSubject {
 /** A counted attempt: hand it to {@link attemptSucceeded} when the secret was right. */
 export interface Attempt {
   realm: AuthRealm;
+  /** the keys counted, with their kind */
   keys: { sha256: string; kind: Rule['kind'] }[];
+  /** the key of the pair (login, address), when the realm has one */
+  pair?: string;
+  /** when it was counted */
+  at: Date;
   /** the pair's (or for realms without one, the address's) count including this attempt */
   failures: number;
 }
@@ -73,11 +84,23 @@ export type AttemptResult =
   | { allowed: true; attempt: Attempt; logWorthy: boolean }
   | { allowed: false; retryAfterSeconds: number; logWorthy: boolean; refused: number };
 
-function keyOf(realm: AuthRealm, rule: Rule, subject: AttemptSubject): string | null {
+/**
+ * The address a key counts: IPv6 clients by their /64 (one host usually holds a whole /64, RFC
+ * 4291 §2.5.4), IPv4-mapped IPv6 as IPv4; anything else as given.
+ */
+function addressOf(address: string): string {
+  if (!ipaddr.isValid(address)) return address;
+  const ip = ipaddr.process(address);
+  if (ip.kind() === 'ipv4') return ip.toString();
+  return `${(ip as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
+}
+
+function keyOf(realm: AuthRealm, kind: Rule['kind'] | 'known', subject: AttemptSubject): string | null {
   const login = subject.login?.trim().toLowerCase() ?? '';
-  if (rule.kind !== 'address' && !login) return null;
-  const value = rule.kind === 'pair' ? `${login}\n${subject.address}` : rule.kind === 'login' ? login : subject.address;
-  return createHash('sha256').update(`${realm}\n${rule.kind}\n${value}`).digest('hex');
+  if (kind !== 'address' && !login) return null;
+  const address = addressOf(subject.address);
+  const value = kind === 'pair' || kind === 'known' ? `${login}\n${address}` : kind === 'login' ? login : address;
+  return createHash('sha256').update(`${realm}\n${kind === 'known' ? 'pair' : kind}\n${value}`).digest('hex');
 }
 
 /** Delay after the `n`-th counted attempt of a key (ms): 0 while free, then 1 s, 2 s, 4 s … up to the cap. */
@@ -98,8 +121,12 @@ const worthLogging = (n: number) => n > 0 && (n & (n - 1)) === 0;
  *   attempt (or refusal) of a key so that callers log one line per doubling, not one per guess
  */
 export async function beginAttempt(db: Db, realm: AuthRealm, subject: AttemptSubject, now = new Date()): Promise<AttemptResult> {
+  await tidy(db, now);
+  const pair = RULES[realm].some((r) => r.kind === 'pair') ? keyOf(realm, 'pair', subject) : null;
+  const known = pair !== null && (await repo.knownSince(db, pair, new Date(now.getTime() - KNOWN_CLIENT_DAYS * 86_400_000)));
   const rules = RULES[realm]
-    .map((rule) => ({ rule, sha256: keyOf(realm, rule, subject) }))
+    .filter((rule) => !known || rule.kind === 'pair')
+    .map((rule) => ({ rule, sha256: keyOf(realm, rule.kind, subject) }))
     .filter((k): k is { rule: Rule; sha256: string } => k.sha256 !== null)
     .sort((a, b) => (a.sha256 < b.sha256 ? -1 : 1));
   const byKey = new Map(rules.map((r) => [r.sha256, r.rule]));
@@ -109,7 +136,6 @@ export async function beginAttempt(db: Db, realm: AuthRealm, subject: AttemptSub
     for (const row of rows) {
       if (!restarted(row.lastAt)) waitMs = Math.max(waitMs, row.nextAllowedAt.getTime() - now.getTime());
     }
-    const first = rules[0]!;
     if (waitMs > 0) {
       const refused = Math.max(...rows.map((r) => (restarted(r.lastAt) ? 0 : r.refused))) + 1;
       await write(rows.map((r) => ({ ...r, refused: restarted(r.lastAt) ? r.refused : r.refused + 1 })));
@@ -121,11 +147,10 @@ export async function beginAttempt(db: Db, realm: AuthRealm, subject: AttemptSub
       return { keySha256: row.keySha256, failures, refused: restarted(row.lastAt) ? 0 : row.refused, lastAt: now, nextAllowedAt: new Date(now.getTime() + delayAfter(rule, failures)) };
     });
     await write(counted);
-    const main = counted.find((r) => r.keySha256 === first.sha256) ?? counted[0]!;
-    const lead = counted.find((r) => byKey.get(r.keySha256)!.kind === 'pair') ?? main;
+    const lead = counted.find((r) => r.keySha256 === pair) ?? counted[0]!;
     return {
       allowed: true,
-      attempt: { realm, keys: rules.map((r) => ({ sha256: r.sha256, kind: r.rule.kind })), failures: lead.failures },
+      attempt: { realm, keys: rules.map((r) => ({ sha256: r.sha256, kind: r.rule.kind })), pair: pair ?? undefined, at: now, failures: lead.failures },
       logWorthy: worthLogging(lead.failures),
     };
   });
@@ -133,17 +158,32 @@ export async function beginAttempt(db: Db, realm: AuthRealm, subject: AttemptSub
 
 /**
  * Reports that a counted attempt's secret was right: the pair's key (login at this address) is
- * cleared, and the attempt is taken back from the other keys.
+ * cleared and the pair marked known; the other keys get this attempt back — its count, and the
+ * wait it set when nobody was counted after it.
  */
 export async function attemptSucceeded(db: Db, attempt: Attempt): Promise<void> {
   await repo.forgive(
     db,
     attempt.keys.filter((k) => k.kind === 'pair').map((k) => k.sha256),
     attempt.keys.filter((k) => k.kind !== 'pair').map((k) => k.sha256),
+    attempt.at,
+    attempt.pair,
   );
 }
 
-/** Removes keys without an attempt for longer than the window (housekeeping). @returns how many */
+/** Removes keys without an attempt for longer than the window, and pairs not known any more. @returns how many */
 export async function forgetOldAttempts(db: Db, now = new Date()): Promise<number> {
-  return repo.deleteOlderThan(db, new Date(now.getTime() - THROTTLE_WINDOW_MS - 15 * 60 * 1000));
+  return repo.deleteOlderThan(db, new Date(now.getTime() - THROTTLE_WINDOW_MS - 15 * 60 * 1000), new Date(now.getTime() - KNOWN_CLIENT_DAYS * 86_400_000));
+}
+
+/** When this process last tidied (ms since the epoch). */
+let tidiedAt = 0;
+
+/** Runs {@link forgetOldAttempts} at most every 10 minutes per process; a failure is left for the next time. */
+async function tidy(db: Db, now: Date): Promise<void> {
+  if (Math.abs(now.getTime() - tidiedAt) < 10 * 60 * 1000) return;
+  tidiedAt = now.getTime();
+  await forgetOldAttempts(db, now).catch(() => {
+    tidiedAt = 0; // the throttle works without it
+  });
 }

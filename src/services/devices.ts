@@ -39,10 +39,28 @@ export async function setDeviceActive(db: Db, name: string, active: boolean): Pr
 export const listDevices = repo.listDevices;
 
 /**
- * Checks SMTP AUTH credentials.
- * @returns the device's name as stored, or null for an unknown/inactive name or a wrong password
+ * A device's successful SMTP AUTH, held by the connection that authenticated: the connection
+ * asks it again before each new transaction, so that disabling, removing or re-keying the
+ * account ends what the old authentication allowed (RFC 4954 §6 `530 5.7.0`).
  */
-export async function authenticateDevice(db: Db, name: string, password: string): Promise<string | null> {
+export interface DeviceAuthorization {
+  /** the device's name as stored */
+  name: string;
+  /**
+   * Whether the authorization still holds: the same account (by id) still exists, is active and
+   * has the password hash it had at AUTH (a new password withdraws it, as a password reset ends
+   * a person's sessions). One query on the unique index `lower(name)`.
+   * @throws database errors
+   */
+  stillAuthorized(): Promise<boolean>;
+}
+
+/**
+ * Checks SMTP AUTH credentials.
+ * @returns the device's authorization (its name as stored), or null for an unknown/inactive
+ *   name or a wrong password
+ */
+export async function authenticateDevice(db: Db, name: string, password: string): Promise<DeviceAuthorization | null> {
   const device = await repo.findDevice(db, name);
   if (!device || !device.active) {
     // spend the same time as for a known name, so that answers do not reveal which names exist
@@ -51,5 +69,12 @@ export async function authenticateDevice(db: Db, name: string, password: string)
   }
   if (!(await verify(device.passwordHash, password))) return null;
   await repo.updateDevice(db, device.name, { lastAuthAt: new Date() });
-  return device.name;
+  const { id, passwordHash } = device;
+  return {
+    name: device.name,
+    async stillAuthorized() {
+      const now = await repo.findDevice(db, device.name);
+      return now !== null && now.id === id && now.active && now.passwordHash === passwordHash;
+    },
+  };
 }

@@ -101,8 +101,22 @@ export function checkRecipientLimit(limits: Pick<SendLimits, 'maxRecipients'>, r
 export async function holdSendRate(tx: Tx, staffId: number, limits: Pick<SendLimits, 'maxPerMinute'>): Promise<void> {
   await repo.lockSender(tx, staffId);
   const wait = await repo.sendWaitSeconds(tx, staffId, limits.maxPerMinute, SEND_RATE_WINDOW_SECONDS);
-  if (wait === null) return;
-  throw new RateLimitError(
+  if (wait !== null) throw rateExceeded(limits, wait);
+}
+
+/**
+ * The same check without the lock, before a message's body is read, so that a person over the
+ * rate does not get a large body parsed first; holdSendRate decides at the insert.
+ * @throws RateLimitError as holdSendRate
+ */
+export async function precheckSendRate(db: Db, staffId: number): Promise<void> {
+  const limits = await getSendLimits(db);
+  const wait = await repo.sendWaitSeconds(db as unknown as Tx, staffId, limits.maxPerMinute, SEND_RATE_WINDOW_SECONDS);
+  if (wait !== null) throw rateExceeded(limits, wait);
+}
+
+function rateExceeded(limits: Pick<SendLimits, 'maxPerMinute'>, wait: number): RateLimitError {
+  return new RateLimitError(
     `at most ${limits.maxPerMinute} messages per minute per person may be queued (maxPerMinute); retry after ${wait} s`,
     'send-rate-exceeded',
     { maxPerMinute: limits.maxPerMinute, retryAfterSeconds: wait },

@@ -7,7 +7,12 @@
 //   an unknown MAIL FROM / RCPT TO parameter → 555 (RFC 5321 §4.1.1.11) with X.5.4 (RFC 3463 §3.6);
 //   the parameters of the advertised extensions stay usable: SIZE (RFC 1870), BODY (8BITMIME,
 //     RFC 6152), SMTPUTF8 (RFC 6531), AUTH (RFC 4954 §5); those of an extension not advertised
-//     (DSN, RFC 3461 §4: RET, ENVID, NOTIFY, ORCPT) are unknown here.
+//     (DSN, RFC 3461 §4: RET, ENVID, NOTIFY, ORCPT) are unknown here, and so is every parameter
+//     after HELO, which enables no extension (RFC 5321 §4.1.1.1, RFC 1869 §4), and AUTH= where
+//     the session's EHLO did not offer AUTH;
+//   a session that delivers nothing is closed with 421 X.4.2 however many NOOPs it sends (RFC 5321
+//     §7.8: servers may protect themselves against clients that hold connections), and a flood of
+//     junk commands with 421 X.7.0, as for too many failed AUTH attempts.
 // The deadlines are set short through the gateway's environment, so that the tests take seconds;
 // the outcomes are awaited as replies and closes, never as sleeps.
 import assert from 'node:assert/strict';
@@ -19,6 +24,7 @@ import { driver } from '../helpers/env.js';
 import {
   authLogin,
   authPlain,
+  closedWithin,
   countRows,
   dataPayload,
   dialogueGateway,
@@ -31,7 +37,9 @@ import {
   tasksOf,
   transaction,
   waitFor,
+  ConnectionClosed,
   type LogLine,
+  type Reply,
 } from './lib.js';
 
 const SCAN = 'scan@agency.example';
@@ -52,15 +60,6 @@ function trickle(smtp: Smtp, bytes: string, intervalMs: number): { stop(): void;
   const startedAt = Date.now();
   smtp.write(bytes[i++]!);
   return { stop: () => clearInterval(timer), startedAt };
-}
-
-/** Resolves when the server has closed the connection; fails after `ms`. */
-async function closedWithin(smtp: Smtp, ms: number, what: string): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    smtp.closed,
-    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the gateway did not close the connection`)), ms))),
-  ]).finally(() => clearTimeout(timer));
 }
 
 /** One complete delivery from `localAddress`; returns the final reply and the message's SHA-256. */
@@ -130,6 +129,223 @@ describe(`a command line must be complete within SMTP_COMMAND_DEADLINE_SECONDS=2
       expectReply(await smtp.command('NOOP'), 250, {}, 'after silence longer than the deadline');
     } finally {
       await smtp.quit();
+    }
+  });
+});
+
+/**
+ * Keeps a connection busy the way the review's attacker did: a NOOP every `everyMs`, waiting for
+ * an unsolicited reply in between (so that a 421 is seen the moment it comes).
+ * @returns the first reply that is not the 250 to a NOOP, and when it came (Date.now())
+ */
+async function noopUntilRefused(smtp: Smtp, everyMs: number): Promise<{ reply: Reply; at: number }> {
+  for (;;) {
+    try {
+      const reply = await smtp.next(everyMs);
+      return { reply, at: Date.now() };
+    } catch (err) {
+      if (err instanceof ConnectionClosed) throw err;
+      // no reply within everyMs: the client's turn
+    }
+    const reply = await smtp.command('NOOP');
+    if (reply.code !== 250) return { reply, at: Date.now() };
+  }
+}
+
+describe(`SMTP_SESSION_IDLE_SECONDS=3: a connection must deliver a message now and then; NOOP does not keep it (${driver})`, () => {
+  const LIMIT_MS = 3000;
+  let g: G;
+  before(async () => {
+    // 2 addresses × 2 connections + 1 fill every slot (SMTP_MAX_CONNECTIONS=5)
+    g = await dialogueGateway({ SMTP_SESSION_IDLE_SECONDS: '3', SMTP_COMMAND_DEADLINE_SECONDS: '1', SMTP_MAX_CONNECTIONS: '5', SMTP_MAX_CONNECTIONS_PER_IP: '2' });
+    await addInboundAddress(g.db, SCAN, 'scanner');
+  });
+  after(() => g?.close());
+
+  test('NOOP every 300 ms → 421 4.4.2 after the limit and closed; a session delivering every second stays; another address gets in once the slots are free', async () => {
+    const logsBefore = g.logs.length;
+    const holders: { smtp: Smtp; greetedAt: number }[] = [];
+    const all: Smtp[] = [];
+    try {
+      for (const address of ['127.0.0.1', '127.0.0.1', '127.0.0.2', '127.0.0.2']) {
+        const smtp = await Smtp.connect(g.gateway.smtp.port, { localAddress: address });
+        all.push(smtp);
+        const greetedAt = Date.now();
+        expectReply(smtp.greeting, 220, {}, `holder from ${address}`);
+        expectReply(await smtp.command('EHLO holder.example'), 250);
+        holders.push({ smtp, greetedAt });
+      }
+      const sender = await Smtp.connect(g.gateway.smtp.port, { localAddress: '127.0.0.3' });
+      all.push(sender);
+      const senderSince = Date.now();
+      expectReply(sender.greeting, 220);
+      expectReply(await sender.command('EHLO scanner.agency.example'), 250);
+
+      // every slot is taken: a legitimate client from a fifth address is refused for now
+      const early = await Smtp.connect(g.gateway.smtp.port, { localAddress: '127.0.0.4' });
+      all.push(early);
+      expectReply(early.greeting, 421, { enhanced: ['4.7.0'] }, 'the fifth address while all slots are held');
+
+      const held = holders.map(async ({ smtp, greetedAt }) => {
+        const { reply, at } = await noopUntilRefused(smtp, 300);
+        expectReply(reply, 421, { enhanced: ['4.4.2'], required: true }, 'a session without a message past the limit');
+        assert.ok(at - greetedAt >= LIMIT_MS - 50, `421 ${at - greetedAt} ms after the greeting, before the ${LIMIT_MS} ms limit`);
+        await closedWithin(smtp, 8000, 'after the session limit');
+      });
+      let heldDone = false;
+      const allHeld = Promise.all(held).finally(() => (heldDone = true));
+
+      // the sender delivers a message, then waits with NOOPs for about a second, and again,
+      // until the holders are gone and it has lived past twice the limit
+      let delivered = 0;
+      while (!heldDone || Date.now() - senderSince < 2 * LIMIT_MS) {
+        const bytes = scanMessage({ from: SENDER, to: SCAN, tag: `steady-${delivered}` });
+        const r = await transaction(sender, { from: SENDER, to: [SCAN], data: bytes });
+        expectReply(r.final!, 250, {}, `message ${delivered + 1} of the steady sender`);
+        delivered++;
+        for (let i = 0; i < 4; i++) {
+          await new Promise((resolve) => setTimeout(resolve, 250));
+          expectReply(await sender.command('NOOP'), 250, {}, 'NOOP between the sender\'s messages');
+        }
+        if (delivered > 30) assert.fail('the holders were never closed');
+      }
+      await allHeld;
+      assert.ok(!sender.isClosed, 'the sender that delivers every second is still connected');
+      assert.ok(Date.now() - senderSince >= 2 * LIMIT_MS, 'the sender lived past twice the limit');
+
+      const late = await deliverFrom(g, '127.0.0.4', 'after-the-holders');
+      expectReply(late.final, 250, {}, 'the fifth address once the held slots were freed');
+      assert.ok(await messageBySha(g.db, late.sha));
+      await waitFor(() => byReason(g.logs.slice(logsBefore), 'session-idle').length === holders.length, 8000, 'one session-idle log line per holder');
+    } finally {
+      for (const smtp of all) smtp.destroy();
+    }
+  });
+
+  test('the clock does not run during DATA: a DATA phase longer than the limit → 250; the 250 starts the clock again', async () => {
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      expectReply(await smtp.command('EHLO scanner.agency.example'), 250);
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}>`), 250);
+      expectReply(await smtp.command(`RCPT TO:<${SCAN}>`), 250);
+      expectReply(await smtp.command('DATA'), 354);
+      const head = `From: ${SENDER}\r\nTo: ${SCAN}\r\nSubject: long DATA\r\nMessage-ID: <long-data.${Date.now()}@agency.example>\r\n\r\n`;
+      const chunks = [head];
+      smtp.write(head);
+      const startedAt = Date.now();
+      // 1000 bytes every 100 ms (above the default minimum rate) for longer than the session limit
+      await new Promise<void>((resolve) => {
+        const timer = setInterval(() => {
+          if (smtp.isClosed || Date.now() - startedAt >= LIMIT_MS + 1000) {
+            clearInterval(timer);
+            return resolve();
+          }
+          const chunk = `${'x'.repeat(98)}\r\n`.repeat(10);
+          chunks.push(chunk);
+          smtp.write(chunk);
+        }, 100);
+      });
+      assert.ok(!smtp.isClosed, 'still connected after a DATA phase longer than the limit');
+      const dotAt = Date.now();
+      smtp.write('.\r\n');
+      expectReply(await smtp.next(), 250, {}, 'a DATA phase longer than SMTP_SESSION_IDLE_SECONDS');
+      assert.ok(await messageBySha(g.db, sha256(Buffer.from(chunks.join(''), 'latin1'))), 'stored byte for byte');
+      const { reply, at } = await noopUntilRefused(smtp, 300);
+      expectReply(reply, 421, { enhanced: ['4.4.2'], required: true }, 'no further message after the 250');
+      assert.ok(at - dotAt >= LIMIT_MS - 50, `421 ${at - dotAt} ms after the message, before the ${LIMIT_MS} ms limit`);
+      await closedWithin(smtp, 8000, 'after the session limit');
+    } finally {
+      smtp.destroy();
+    }
+  });
+
+  test('SMTP_SESSION_IDLE_SECONDS below SMTP_COMMAND_DEADLINE_SECONDS is refused at start, naming it', () => {
+    assert.throws(() => loadConfig({ SMTP_SESSION_IDLE_SECONDS: '30', SMTP_COMMAND_DEADLINE_SECONDS: '60' }), /SMTP_SESSION_IDLE_SECONDS/);
+    assert.equal(loadConfig({}).SMTP_SESSION_IDLE_SECONDS, 300);
+  });
+});
+
+describe(`SMTP_MAX_JUNK_COMMANDS=5: junk commands between two messages (${driver})`, () => {
+  let g: G;
+  before(async () => {
+    g = await dialogueGateway({ SMTP_MAX_JUNK_COMMANDS: '5' });
+    await addInboundAddress(g.db, SCAN, 'scanner');
+  });
+  after(() => g?.close());
+
+  test('EHLO, NOOP, RSET, HELP, VRFY are answered; one more junk command → 421 4.7.0 and closed, with a log line', async () => {
+    const logsBefore = g.logs.length;
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      expectReply(await smtp.command('EHLO scanner.agency.example'), 250);
+      expectReply(await smtp.command('NOOP'), 250);
+      expectReply(await smtp.command('RSET'), 250);
+      expectReply(await smtp.command('HELP'), 214);
+      // RFC 5321 §3.5.3: 252 when the address cannot be verified
+      expectReply(await smtp.command(`VRFY <${SCAN}>`), 252);
+      expectReply(await smtp.command('NOOP'), 421, { enhanced: ['4.7.0'], required: true }, 'the sixth junk command');
+      await closedWithin(smtp, 8000, 'after too many junk commands');
+    } finally {
+      smtp.destroy();
+    }
+    await waitFor(() => byReason(g.logs.slice(logsBefore), 'junk-commands').length === 1, 8000, 'one log line with reason junk-commands');
+  });
+
+  test('a delivered message starts the count again; AUTH, MAIL, RCPT and DATA are no junk', async () => {
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      expectReply(await smtp.command('EHLO scanner.agency.example'), 250);
+      for (let i = 0; i < 4; i++) expectReply(await smtp.command('NOOP'), 250, {}, `NOOP ${i + 1}`);
+      for (let round = 0; round < 2; round++) {
+        const r = await transaction(smtp, { from: SENDER, to: [SCAN], data: scanMessage({ from: SENDER, to: SCAN, tag: `junk-reset-${round}` }) });
+        expectReply(r.final!, 250, {}, `message ${round + 1}`);
+        for (let i = 0; i < 5; i++) expectReply(await smtp.command('NOOP'), 250, {}, `NOOP ${i + 1} after message ${round + 1}`);
+      }
+      expectReply(await smtp.command('RSET'), 421, { enhanced: ['4.7.0'], required: true }, 'the sixth junk command after the last message');
+    } finally {
+      smtp.destroy();
+    }
+  });
+});
+
+describe(`refused connections are logged summed up per address, not one line each (${driver})`, () => {
+  const REFUSED = 30;
+  let g: G;
+  before(async () => {
+    g = await dialogueGateway({ SMTP_MAX_CONNECTIONS: '2', SMTP_MAX_CONNECTIONS_PER_IP: '1' });
+  });
+  after(() => g?.close());
+
+  test(`${REFUSED} connections over the per-address limit and ${REFUSED} over the overall limit: one line each at first, the rest counted in one line per address`, async () => {
+    const logsBefore = g.logs.length;
+    const holders = [await Smtp.connect(g.gateway.smtp.port, { localAddress: '127.0.0.1' }), await Smtp.connect(g.gateway.smtp.port, { localAddress: '127.0.0.2' })];
+    for (const h of holders) expectReply(h.greeting, 220);
+    const refusals: [string, string][] = [
+      ['127.0.0.1', 'per-address-limit'],
+      ['127.0.0.3', 'connection-limit'],
+    ];
+    try {
+      for (const [address] of refusals) {
+        for (let i = 0; i < REFUSED; i++) {
+          const smtp = await Smtp.connect(g.gateway.smtp.port, { localAddress: address });
+          expectReply(smtp.greeting, 421, { enhanced: ['4.7.0'] }, `refused connection ${i + 1} from ${address}`);
+          await closedWithin(smtp, 8000, 'the refused connection');
+        }
+      }
+      for (const [address, reason] of refusals) {
+        const lines = byReason(g.logs.slice(logsBefore), reason).filter((l) => l.peer === address);
+        assert.equal(lines.length, 1, `one line for ${address} while the minute runs: ${JSON.stringify(lines)}`);
+        assert.equal(lines[0]!.refused, 1);
+      }
+    } finally {
+      for (const h of holders) await h.quit();
+    }
+    // the receiver writes what it counted when it closes
+    await g.close();
+    for (const [address, reason] of refusals) {
+      const lines = byReason(g.logs.slice(logsBefore), reason).filter((l) => l.peer === address);
+      assert.equal(lines.length, 2, `${address}: the first refusal and one summary: ${JSON.stringify(lines)}`);
+      assert.equal(lines.reduce((sum, l) => sum + Number(l.refused), 0), REFUSED, `${address}: every refusal counted`);
     }
   });
 });
@@ -348,6 +564,46 @@ describe(`MAIL FROM / RCPT TO parameters (RFC 5321 §4.1.1.11) (${driver})`, () 
       assert.ok(ehloKeywords(ehlo).includes('AUTH'), 'AUTH advertised over TLS');
       expectReply(await smtp.command(`MAIL FROM:<${SENDER}> AUTH=<>`), 250, {}, 'AUTH=<>');
       expectReply(await smtp.command(`RCPT TO:<${SCAN}>`), 250);
+    } finally {
+      await smtp.quit();
+    }
+  });
+
+  test('AUTH=<> on a plaintext session whose EHLO did not offer AUTH → 555 5.5.4; without it → 250', async () => {
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      const ehlo = await smtp.command('EHLO scanner.agency.example');
+      expectReply(ehlo, 250);
+      assert.ok(!ehloKeywords(ehlo).includes('AUTH'), 'AUTH is not offered before STARTTLS (SMTP_AUTH_ALLOW_CLEARTEXT off)');
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> AUTH=<>`), 555, { enhanced: ['5.5.4'], required: true }, 'AUTH= without AUTH advertised (RFC 4954 §5)');
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}>`), 250, {}, 'the same MAIL without the parameter');
+    } finally {
+      await smtp.quit();
+    }
+  });
+
+  test('after HELO no parameter is taken (RFC 5321 §4.1.1.1): SIZE=10 and BODY=8BITMIME → 555 5.5.4; after EHLO, which offers SIZE, SIZE=10 → 250', async () => {
+    const smtp = await Smtp.connect(g.gateway.smtp.port);
+    try {
+      expectReply(await smtp.command('HELO scanner.agency.example'), 250);
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> SIZE=10`), 555, { enhanced: ['5.5.4'], required: true }, 'SIZE after HELO');
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> BODY=8BITMIME`), 555, { enhanced: ['5.5.4'], required: true }, 'BODY after HELO');
+      // SIZE over the limit is still an unknown parameter here, not a size refusal
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> SIZE=99999999999`), 555, { enhanced: ['5.5.4'], required: true }, 'a huge SIZE after HELO');
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}>`), 250, {}, 'plain MAIL after HELO');
+      expectReply(await smtp.command(`RCPT TO:<${SCAN}>`), 250);
+      const bytes = scanMessage({ from: SENDER, to: SCAN, tag: 'helo-no-parameters' });
+      expectReply(await smtp.command('DATA'), 354);
+      smtp.write(dataPayload(bytes));
+      expectReply(await smtp.next(), 250, {}, 'a message after HELO');
+
+      const ehlo = await smtp.command('EHLO scanner.agency.example');
+      assert.ok(ehloKeywords(ehlo).includes('SIZE'), 'EHLO offers SIZE (RFC 1870)');
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> SIZE=10`), 250, {}, 'SIZE after EHLO');
+      expectReply(await smtp.command('RSET'), 250);
+      // a later HELO takes the offer back
+      expectReply(await smtp.command('HELO scanner.agency.example'), 250);
+      expectReply(await smtp.command(`MAIL FROM:<${SENDER}> SIZE=10`), 555, { enhanced: ['5.5.4'], required: true }, 'SIZE after a second HELO');
     } finally {
       await smtp.quit();
     }

@@ -4,18 +4,21 @@
 // Reply codes and enhanced codes are the ones RFC 4954 §4 and §6 give:
 //   235 2.7.0 success · 334 challenge · 501 cancelled (`*`) · 503 second AUTH · 504 unknown mechanism
 //   530 5.7.0 authentication required · 535 5.7.8 credentials invalid · 538 5.7.11 encryption required
+// A device disabled or given a new password while it is connected no longer has an authentication
+// in force: its next MAIL gets 530 5.7.0 (RFC 4954 §6) and the connection is closed.
 import assert from 'node:assert/strict';
 import { eq } from 'drizzle-orm';
 import { after, before, describe, test } from 'node:test';
 import { deviceAccount } from '../../src/db/schema.js';
 import { addInboundAddress } from '../../src/services/addresses.js';
-import { addDevice, listDevices, setDeviceActive } from '../../src/services/devices.js';
+import { addDevice, listDevices, setDeviceActive, setDevicePassword } from '../../src/services/devices.js';
 import { listMessages } from '../../src/services/messages.js';
 import { driver, freshPostgresDatabase, tempDir } from '../helpers/env.js';
 import {
   authLogin,
   authPlain,
   b64,
+  closedWithin,
   describeRun,
   dialogueGateway,
   ehloParams,
@@ -339,6 +342,98 @@ describe(`SMTP_AUTH=required (${driver})`, () => {
       assert.equal((await deliver(g, smtp, 'required-auth')).authUser, DEVICE);
     } finally {
       await smtp.quit();
+    }
+  });
+});
+
+describe(`an authenticated connection loses its authorization with the account (SMTP_AUTH=required) (${driver})`, () => {
+  // RFC 4954 §6: 530 5.7.0 "Authentication required" for a command (MAIL) when no valid
+  // authentication is in force; the gateway then closes the connection
+  const REQUIRED = { enhanced: ['5.7.0'], required: true };
+  const OTHER = 'mfp-1og';
+  const OTHER_PASSWORD = 'Kyocera-TASKalfa-3253';
+  const tmp = tempDir('pe-device-withdrawn-');
+  const env: Record<string, string> = { DATA_DIR: tmp.dir };
+  let drop = async () => {};
+  let g: G;
+  before(async () => {
+    if (driver === 'postgres') {
+      const fresh = await freshPostgresDatabase();
+      env.DATABASE_URL = fresh.url;
+      drop = fresh.drop;
+    }
+    g = await dialogueGateway({ SMTP_AUTH: 'required', ...(env.DATABASE_URL ? { DATABASE_URL: env.DATABASE_URL } : {}) }, { dataDir: tmp.dir });
+    await addInboundAddress(g.db, SCAN, 'scanner');
+    await addDevice(g.db, DEVICE, PASSWORD);
+    await addDevice(g.db, OTHER, OTHER_PASSWORD);
+  });
+  after(async () => {
+    await g?.close();
+    await drop();
+    tmp.cleanup();
+  });
+
+  async function authenticated(name: string, password: string): Promise<Smtp> {
+    const smtp = await session(g);
+    expectReply(await authPlain(smtp, name, password), 235, OK, `AUTH PLAIN as ${name}`);
+    return smtp;
+  }
+
+  test('`device disable` (CLI) while the device is connected → its next MAIL FROM gets 530 5.7.0 and the connection is closed; nothing more is stored; another device goes on', async () => {
+    const logsBefore = g.logs.length;
+    const smtp = await authenticated(DEVICE, PASSWORD);
+    const other = await authenticated(OTHER, OTHER_PASSWORD);
+    try {
+      assert.equal((await deliver(g, smtp, 'before-disable')).authUser, DEVICE);
+      const disabled = await runCli(['device', 'disable', DEVICE], env);
+      assert.equal(disabled.code, 0, describeRun(disabled));
+      const before = (await listMessages(g.db, { limit: 100, offset: 0 })).length;
+
+      expectReply(await smtp.command('MAIL FROM:<scanner@agency.example>'), 530, REQUIRED, 'MAIL after the device was disabled');
+      await closedWithin(smtp, 8000, 'after the withdrawn authorization');
+      assert.equal((await listMessages(g.db, { limit: 100, offset: 0 })).length, before, 'nothing stored after the disable');
+      const lines = g.logs.slice(logsBefore).filter((l) => l.reason === 'auth-withdrawn');
+      assert.equal(lines.length, 1, JSON.stringify(lines));
+      assert.equal(lines[0]!.device, DEVICE);
+
+      assert.equal((await deliver(g, other, 'other-device-goes-on')).authUser, OTHER, 'a device still enabled keeps delivering');
+    } finally {
+      smtp.destroy();
+      await other.quit();
+    }
+
+    // a new connection cannot authenticate while the device is disabled; enabled again, it can
+    const again = await session(g);
+    try {
+      expectReply(await authPlain(again, DEVICE, PASSWORD), 535, INVALID, 'AUTH of the disabled device');
+    } finally {
+      await again.quit();
+    }
+    const enabled = await runCli(['device', 'enable', DEVICE], env);
+    assert.equal(enabled.code, 0, describeRun(enabled));
+    const back = await authenticated(DEVICE, PASSWORD);
+    try {
+      assert.equal((await deliver(g, back, 'enabled-again')).authUser, DEVICE);
+    } finally {
+      await back.quit();
+    }
+  });
+
+  test('a new password for the device withdraws the connection authenticated with the old one (530 5.7.0, closed)', async () => {
+    const smtp = await authenticated(OTHER, OTHER_PASSWORD);
+    try {
+      assert.equal((await deliver(g, smtp, 'before-new-password')).authUser, OTHER);
+      await setDevicePassword(g.db, OTHER, `${OTHER_PASSWORD}-new`);
+      expectReply(await smtp.command('MAIL FROM:<scanner@agency.example>'), 530, REQUIRED, 'MAIL after the password changed');
+      await closedWithin(smtp, 8000, 'after the new password');
+    } finally {
+      smtp.destroy();
+    }
+    const renewed = await authenticated(OTHER, `${OTHER_PASSWORD}-new`);
+    try {
+      assert.equal((await deliver(g, renewed, 'after-new-password')).authUser, OTHER);
+    } finally {
+      await renewed.quit();
     }
   });
 });

@@ -216,6 +216,15 @@ export class Smtp {
   }
 }
 
+/** Resolves when the server has closed the connection; fails after `ms`. */
+export async function closedWithin(smtp: Smtp, ms: number, what: string): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    smtp.closed,
+    new Promise((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: the gateway did not close the connection`)), ms))),
+  ]).finally(() => clearTimeout(timer));
+}
+
 /** `base64` of a string, as RFC 4954 sends credentials. */
 export const b64 = (s: string) => Buffer.from(s, 'utf8').toString('base64');
 

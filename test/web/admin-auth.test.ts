@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { pino } from 'pino';
 import { createAdmin, createSession, resolveSession, SESSION_IDLE_MS, SESSION_MAX_MS } from '../../src/services/admin-auth.js';
 import { findStaffByLogin } from '../../src/db/repositories/staff.js';
+import { updateStaff } from '../../src/services/staff.js';
 import { createApp } from '../../src/web/app.js';
 import { describeRun, runCli } from '../helpers/cli.js';
 import { driver, freshPostgresDatabase, tempDir, testContext } from '../helpers/env.js';
@@ -43,6 +44,14 @@ describe(`admin login machinery (${driver})`, () => {
     // closed now that an admin exists, also for the right code
     assert.equal((await app.request('/first-run')).status, 404);
     assert.equal((await app.request('/first-run', form({ ...person, login: 'zweite', email: 'z@rathaus.example', code: code! }))).status, 404);
+    // the page opens again when no admin is left, but the code was good for one use only
+    const erika = (await findStaffByLogin(t.ctx.db, 'erika'))!;
+    await updateStaff(t.ctx.db, erika.id, { active: false });
+    assert.equal((await app.request('/first-run')).status, 200);
+    const again = await app.request('/first-run', form({ ...person, login: 'eva', email: 'eva@rathaus.example', code: code! }));
+    assert.equal(again.status, 403);
+    assert.equal(await findStaffByLogin(t.ctx.db, 'eva'), null);
+    await updateStaff(t.ctx.db, erika.id, { active: true });
   });
 
   test('a session ends after the idle time, and after the maximum lifetime even when used', async () => {

@@ -169,6 +169,14 @@ describe(`X-Forwarded-* only from the proxies of HTTP_TRUST_PROXY (${driver})`, 
     assert.equal((await login(PROXY, { 'X-Forwarded-For': '192.0.2.8' })).status, 401);
   });
 
+  test('a forwarded hop with a port (RFC 7239 node) is the same client as without', async () => {
+    const statuses: number[] = [];
+    for (const hop of ['192.0.2.9:51234', '192.0.2.9', '192.0.2.9:1', '[::ffff:192.0.2.9]:443', '192.0.2.9:65535', '192.0.2.9']) {
+      statuses.push((await login(PROXY, { 'X-Forwarded-For': hop })).status);
+    }
+    assert.deepEqual(statuses, [401, 401, 401, 401, 401, 429]);
+  });
+
   test('Origin: X-Forwarded-Proto and X-Forwarded-Host are believed from a trusted proxy only', async () => {
     const post = (peer: string, origin: string, headers: Record<string, string> = {}) => login(peer, { Origin: origin, ...headers }, 'origin-probe');
     // app.request serves http://localhost

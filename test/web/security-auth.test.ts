@@ -58,7 +58,12 @@ describe(`authentication throttle, state in the database (${driver})`, () => {
     assert.equal(allowed(await Promise.all(Array.from({ length: 6 }, () => attempt('otto', '10.0.0.4', T0)))), 5);
   });
 
-  test('guesses from 200 addresses cost the real person at most 30 s, never a lockout', async () => {
+  test('guesses from 200 addresses never lock the real person out at their usual address; elsewhere they cost at most 30 s a try', async () => {
+    const { attemptSucceeded } = await import('../../src/services/auth-throttle.js');
+    // the real person logged in at their desk before the attack
+    const before = await attempt('chef', '10.9.9.9', T0);
+    assert.ok(before.allowed);
+    await attemptSucceeded(t.ctx.db, before.attempt);
     let now = 0;
     let longest = 0;
     for (let i = 0; i < 200; i++) {
@@ -70,18 +75,37 @@ describe(`authentication throttle, state in the database (${driver})`, () => {
       }
       assert.equal(r.allowed, true, `guess ${i + 1} after waiting`);
     }
-    // 50 free, then 1, 2, 4, 8, 16, 30 (cap), 30 …
+    // 50 free from everywhere, then 1, 2, 4, 8, 16, 30 (cap), 30 …
     assert.equal(longest, 30);
-    const real = await attempt('chef', '10.9.9.9', at(now));
-    assert.ok(retryOf(real) <= 30);
-    assert.equal((await attempt('chef', '10.9.9.9', at(now + retryOf(real)))).allowed, true);
+    // at the desk: checked at once, and again right after a success (a success leaves no wait)
+    for (let i = 0; i < 3; i++) {
+      const real = await attempt('chef', '10.9.9.9', at(now));
+      assert.equal(real.allowed, true, `login ${i + 1} at the desk`);
+      if (real.allowed) await attemptSucceeded(t.ctx.db, real.attempt);
+    }
+    // from an address never used before, the login-wide wait applies: at most 30 s
+    const elsewhere = await attempt('chef', '10.8.8.8', at(now));
+    assert.ok(retryOf(elsewhere) >= 1 && retryOf(elsewhere) <= 30, `waits ${retryOf(elsewhere)} s`);
+    assert.equal((await attempt('chef', '10.8.8.8', at(now + retryOf(elsewhere)))).allowed, true);
   });
 
-  test('one address guessing many logins is slowed after 30 attempts', async () => {
+  test('one address guessing many logins is slowed after 30 attempts; colleagues who logged in there before are not', async () => {
+    const { attemptSucceeded } = await import('../../src/services/auth-throttle.js');
+    const colleague = await attempt('kollegin', '10.0.0.5', T0);
+    assert.ok(colleague.allowed);
+    await attemptSucceeded(t.ctx.db, colleague.attempt);
     const rs: AttemptResult[] = [];
     for (let i = 0; i < 31; i++) rs.push(await attempt(`user${i}`, '10.0.0.5', T0));
     assert.equal(allowed(rs), 30);
     assert.equal(retryOf(rs[30]!), 1);
+    assert.equal((await attempt('kollegin', '10.0.0.5', T0)).allowed, true);
+    assert.equal(retryOf(await attempt('neu', '10.0.0.5', T0)), 1, 'someone new behind that address waits');
+  });
+
+  test('IPv6 clients count by their /64', async () => {
+    const rs = await Promise.all(Array.from({ length: 8 }, (_, i) => attempt('ipv6', `2001:db8:1:2::${i + 1}`, T0)));
+    assert.equal(allowed(rs), 5);
+    assert.equal((await attempt('ipv6', '2001:db8:1:3::1', T0)).allowed, true, 'another /64');
   });
 
   test('wrong first-run codes from one address do not close the page for another; counts restart after an hour', async () => {
@@ -260,5 +284,51 @@ describe(`request bodies have limits (${driver})`, () => {
     });
     assert.equal(big.status, 413);
     assert.equal(((await big.json()) as { maxBytes: number }).maxBytes, 1024 * 1024);
+  });
+
+  test('only two large bodies are read at once: a third is answered 503 at once; when one is done, the next gets in', async () => {
+    const { db } = g.gateway.ctx;
+    const token = await createToken(db, 'anna');
+    const text = 'x'.repeat(2 * 1024 * 1024);
+    const body = Buffer.from(JSON.stringify({ to: 'buerger@example.org', subject: 'Bescheid', text }));
+    const head = `POST /api/v1/outbox HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n`;
+    /**
+     * A request whose body is sent in two halves, the second when asked. It asks `Expect:
+     * 100-continue`: Node answers `100 Continue` in the same step in which it hands the request to
+     * the application, so once that line is here the request holds its place.
+     */
+    const halfSent = async () => {
+      const socket = net.connect(port, '127.0.0.1');
+      let answer = '';
+      let continued!: () => void;
+      const ready = new Promise<void>((ok) => (continued = ok));
+      const done = new Promise<string>((resolve, reject) => {
+        socket.on('data', (d) => {
+          answer += d.toString('latin1');
+          if (answer.startsWith('HTTP/1.1 100 Continue\r\n\r\n')) {
+            answer = answer.slice('HTTP/1.1 100 Continue\r\n\r\n'.length);
+            continued();
+          }
+          if (answer.includes('\r\n')) resolve(answer.split('\r\n')[0]!);
+        });
+        socket.on('error', reject);
+      });
+      socket.write(head.replace('\r\n\r\n', '\r\nExpect: 100-continue\r\n\r\n'));
+      await ready;
+      socket.write(body.subarray(0, body.length / 2));
+      return { rest: () => socket.write(body.subarray(body.length / 2)), done, socket };
+    };
+    const a = await halfSent();
+    const b = await halfSent();
+    const third = await sendHead(head, 0);
+    assert.equal(third.statusLine, 'HTTP/1.1 503 Service Unavailable');
+    a.rest();
+    assert.notEqual(await a.done, 'HTTP/1.1 503 Service Unavailable');
+    const fourth = await fetch(`http://127.0.0.1:${port}/api/v1/outbox`, { method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'application/json' }, body });
+    assert.notEqual(fourth.status, 503);
+    b.rest();
+    assert.notEqual(await b.done, 'HTTP/1.1 503 Service Unavailable');
+    a.socket.destroy();
+    b.socket.destroy();
   });
 });

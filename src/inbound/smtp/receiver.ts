@@ -7,10 +7,11 @@ import { addressInNetworks, ConfigError, type Config } from '../../config.js';
 import type { Channel } from '../../db/schema.js';
 import { SizeLimitError } from '../../ingest/raw.js';
 import type { SmtpSource } from '../../ingest/source.js';
-import { installSmtpServerCompat, type CloseReason } from './smtp-server-compat.js';
+import { installSmtpServerCompat, type CloseReason, type CompatOptions } from './smtp-server-compat.js';
 import { channelForRecipient } from './recipients.js';
 import { AuthFailureTally, noAuthThrottle, type SmtpAuthThrottle } from './auth-guard.js';
 import { allowedParameters, unknownParameters } from './esmtp-parameters.js';
+import { RefusalLog, type RefusalReason } from './connection-refusals.js';
 import { tlsPolicy, type TlsMaterial } from './tls.js';
 import { describeError } from '../../db/errors.js';
 
@@ -30,7 +31,21 @@ export type ReceiverConfig = Pick<
   | 'SMTP_DATA_DEADLINE_SECONDS'
   | 'SMTP_DATA_MIN_BYTES_PER_SECOND'
   | 'SMTP_AUTH_MAX_FAILURES'
+  | 'SMTP_SESSION_IDLE_SECONDS'
+  | 'SMTP_MAX_JUNK_COMMANDS'
 >;
+
+/**
+ * A device's successful AUTH (services/devices.ts DeviceAuthorization), kept with the session:
+ * asked again at each `MAIL FROM`, so that an account disabled, removed or given a new password
+ * meanwhile sends nothing more on a connection that authenticated before.
+ */
+export interface DeviceGrant {
+  /** the device's name as stored */
+  name: string;
+  /** whether the authorization still holds (one indexed query). @throws database errors (answered `451 4.3.0`) */
+  stillAuthorized(): Promise<boolean>;
+}
 
 export interface ReceiverDeps {
   config: ReceiverConfig;
@@ -45,8 +60,8 @@ export interface ReceiverDeps {
    * `postmaster` and postmaster addresses configured as inbound addresses are accepted.
    */
   isInboundDomain?(domain: string): Promise<boolean>;
-  /** Checks device credentials; resolves to the device name, or null when they are wrong. */
-  authenticate(user: string, password: string): Promise<string | null>;
+  /** Checks device credentials; resolves to the device's authorization, or null when they are wrong. */
+  authenticate(user: string, password: string): Promise<DeviceGrant | null>;
   /** HOOK (issue 14): the per-address AUTH back-off stored in the database (auth-guard.ts); default: none. */
   authThrottle?: SmtpAuthThrottle;
   /**
@@ -71,11 +86,21 @@ function reply(code: number, text: string): ReplyError {
 
 const TEMPORARY = '4.3.0 Temporary failure, please try again later';
 
+/** What a refused connection's log line says, per reason. */
+const REFUSAL_TEXT: Record<RefusalReason, string> = {
+  'address-not-allowed': 'client outside SMTP_ALLOWED_NETWORKS',
+  'per-address-limit': 'too many connections from this address (SMTP_MAX_CONNECTIONS_PER_IP)',
+  'connection-limit': 'too many connections (SMTP_MAX_CONNECTIONS)',
+};
+
+/** The offer of a session before any HELO/EHLO: nothing. */
+const NOTHING_ADVERTISED: ReadonlySet<string> = new Set();
+
 /** The reply to a DATA phase that missed its deadline (RFC 5321 §3.8; RFC 3463 X.4.2 "bad connection"). */
 const DATA_DEADLINE = '4.4.2 DATA too slow: below the minimum transfer rate, closing connection';
 
 /** What checking AUTH credentials came to. */
-type AuthOutcome = { kind: 'ok'; device: string } | { kind: 'wrong' } | { kind: 'throttled'; retryAfterSeconds: number; logWorthy: boolean };
+type AuthOutcome = { kind: 'ok'; device: DeviceGrant } | { kind: 'wrong' } | { kind: 'throttled'; retryAfterSeconds: number; logWorthy: boolean };
 
 /**
  * The SMTP receiver (RFC 5321) that scanners deliver to. Thin: it translates between the wire
@@ -89,14 +114,21 @@ type AuthOutcome = { kind: 'ok'; device: string } | { kind: 'wrong' } | { kind: 
  * - deadlines a trickling client cannot stretch: a command line must be complete within
  *   SMTP_COMMAND_DEADLINE_SECONDS, the DATA phase within max(SMTP_DATA_DEADLINE_SECONDS, bytes /
  *   SMTP_DATA_MIN_BYTES_PER_SECOND) (`421 4.4.2` and close);
- * - `MAIL FROM`/`RCPT TO` parameters of extensions not advertised → `555 5.5.4` (RFC 5321 §4.1.1.11);
+ * - no slot held without mail: a message must be delivered within SMTP_SESSION_IDLE_SECONDS of
+ *   connecting or of the last one, whatever NOOP/RSET … come between (`421 4.4.2` and close), and
+ *   more than SMTP_MAX_JUNK_COMMANDS junk commands between two messages end the session (`421
+ *   4.7.0`); refused connections are logged summed up per address and minute (connection-refusals.ts);
+ * - `MAIL FROM`/`RCPT TO` parameters of extensions not offered in this session → `555 5.5.4`
+ *   (RFC 5321 §4.1.1.11; after HELO none, after EHLO what its reply listed);
  * - `postmaster` and `postmaster@<a domain of an inbound address>` accepted into the general
  *   channel (RFC 5321 §4.5.1);
  * - STARTTLS and an implicit-TLS port with TLS 1.2+ (1.0/1.1 only with SMTP_TLS_LEGACY);
  * - AUTH PLAIN/LOGIN for device accounts (RFC 4954), refused without TLS (`538`) unless
  *   SMTP_AUTH_ALLOW_CLEARTEXT; required when SMTP_AUTH=required (`530`); the
  *   SMTP_AUTH_MAX_FAILURES-th failure on a connection is answered `421 4.7.0` and closes it, and
- *   one log line per connection sums its failures up (never a password);
+ *   one log line per connection sums its failures up (never a password); a device whose account
+ *   was disabled, removed or given a new password since its AUTH gets `530 5.7.0` at its next
+ *   `MAIL FROM` and the connection is closed (RFC 4954 §6);
  * - sloppy but harmless device dialogues accepted: HELO without a name, `MAIL FROM:<dev.@x>`;
  * - `250` only once the message is on disk in the inbound queue (`451 4.3.0` when it could not
  *   be written); ingest follows from there. A connection that drops during DATA stores nothing.
@@ -114,6 +146,16 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   const recipientChannels = new Map<string, Map<string, Channel>>();
   /** Failed AUTH attempts per session, summed up in one log line when the connection closes. */
   const authFailures = new Map<string, AuthFailureTally>();
+  /** The device authorization of each authenticated session, asked again at every MAIL FROM. */
+  const deviceGrants = new Map<string, DeviceGrant>();
+  /** Refused connections, one log line per address and reason at first, then one a minute with the count. */
+  const refusals = new RefusalLog((r) => {
+    const limit = r.reason === 'per-address-limit' ? config.SMTP_MAX_CONNECTIONS_PER_IP : r.reason === 'connection-limit' ? config.SMTP_MAX_CONNECTIONS : undefined;
+    log.warn(
+      { peer: r.peer ?? 'other addresses', reason: r.reason, refused: r.refused, seconds: r.first ? undefined : r.seconds, limit },
+      r.first ? `connection refused: ${REFUSAL_TEXT[r.reason]} (further refusals from this address are counted and logged once a minute)` : `connections refused: ${REFUSAL_TEXT[r.reason]} (count since the last line)`,
+    );
+  });
   const authThrottle = deps.authThrottle ?? noAuthThrottle;
   const servers: SMTPServer[] = [];
   if (config.SMTP_MAX_CONNECTIONS_PER_IP * 2 > config.SMTP_MAX_CONNECTIONS) {
@@ -140,13 +182,21 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   }
   if (config.SMTP_AUTH === 'off' || !authUsable) disabled.push('AUTH');
 
-  const options: SMTPServerOptions & { lenientHelo: boolean; hideAuthWithoutTls: boolean; immediateGreeting: boolean; commandLineDeadlineMs: number } = {
+  const options: SMTPServerOptions & CompatOptions = {
     name: hostname(),
     banner: 'Posteingang',
     size: maxBytes,
     lenientHelo: true,
     immediateGreeting: true,
     commandLineDeadlineMs: config.SMTP_COMMAND_DEADLINE_SECONDS * 1000,
+    sessionIdleMs: config.SMTP_SESSION_IDLE_SECONDS * 1000,
+    maxJunkCommands: config.SMTP_MAX_JUNK_COMMANDS,
+    esmtpParameterCheck(command, args, session) {
+      // what this session's last HELO/EHLO offered; nothing before one (smtp-server answers 503 then)
+      const allowed = allowedParameters(session.advertisedExtensions ?? NOTHING_ADVERTISED);
+      const unknown = unknownParameters(args, command === 'MAIL FROM' ? allowed.mail : allowed.rcpt);
+      return unknown.length ? refuseParameters(command, unknown, session as SMTPServerSession) : null;
+    },
     hideAuthWithoutTls: !config.SMTP_AUTH_ALLOW_CLEARTEXT,
     lenientAddressParsing: true,
     disableReverseLookup: true,
@@ -168,18 +218,19 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     ...tlsPolicy(config.SMTP_TLS_LEGACY),
 
     onConnect(session, callback) {
+      const refuse = (reason: RefusalReason, code: number, text: string) => {
+        refusals.refused(session.remoteAddress, reason);
+        callback(reply(code, text));
+      };
       if (!addressInNetworks(session.remoteAddress, config.SMTP_ALLOWED_NETWORKS)) {
-        log.warn({ peer: session.remoteAddress }, 'connection refused: client outside SMTP_ALLOWED_NETWORKS');
-        return callback(reply(554, '5.7.1 Your address is not allowed to send mail here'));
+        return refuse('address-not-allowed', 554, '5.7.1 Your address is not allowed to send mail here');
       }
       const n = perIp.get(session.remoteAddress) ?? 0;
       if (n >= config.SMTP_MAX_CONNECTIONS_PER_IP) {
-        log.warn({ peer: session.remoteAddress, limit: config.SMTP_MAX_CONNECTIONS_PER_IP }, 'connection refused: too many connections from this address (SMTP_MAX_CONNECTIONS_PER_IP)');
-        return callback(reply(421, '4.7.0 Too many connections from your address, try again later'));
+        return refuse('per-address-limit', 421, '4.7.0 Too many connections from your address, try again later');
       }
       if (counted.size >= config.SMTP_MAX_CONNECTIONS) {
-        log.warn({ peer: session.remoteAddress, limit: config.SMTP_MAX_CONNECTIONS }, 'connection refused: too many connections (SMTP_MAX_CONNECTIONS)');
-        return callback(reply(421, '4.7.0 Too many connections, try again later'));
+        return refuse('connection-limit', 421, '4.7.0 Too many connections, try again later');
       }
       perIp.set(session.remoteAddress, n + 1);
       counted.add(session.id);
@@ -189,6 +240,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       release(session);
       tlsProtocols.delete(session.id);
       recipientChannels.delete(session.id);
+      deviceGrants.delete(session.id);
       const auth = authFailures.get(session.id)?.summary();
       authFailures.delete(session.id);
       if (auth) {
@@ -204,6 +256,10 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         log.info({ session: session.id, peer: session.remoteAddress, reason, seconds: config.SMTP_COMMAND_TIMEOUT_SECONDS }, 'connection closed: idle longer than SMTP_COMMAND_TIMEOUT_SECONDS');
       } else if (reason === 'command-deadline') {
         log.warn({ session: session.id, peer: session.remoteAddress, reason, seconds: config.SMTP_COMMAND_DEADLINE_SECONDS }, 'connection closed: a command line took longer than SMTP_COMMAND_DEADLINE_SECONDS');
+      } else if (reason === 'session-idle') {
+        log.info({ session: session.id, peer: session.remoteAddress, reason, seconds: config.SMTP_SESSION_IDLE_SECONDS }, 'connection closed: no message delivered within SMTP_SESSION_IDLE_SECONDS');
+      } else if (reason === 'junk-commands') {
+        log.warn({ session: session.id, peer: session.remoteAddress, reason, limit: config.SMTP_MAX_JUNK_COMMANDS }, 'connection closed: more than SMTP_MAX_JUNK_COMMANDS commands (NOOP, RSET …) without a message');
       }
     },
     onSecure(socket, session, callback) {
@@ -218,8 +274,9 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
       checkCredentials(auth.username ?? '', auth.password ?? '', session).then(
         (outcome) => {
           if (outcome.kind === 'ok') {
-            log.info({ session: session.id, device: outcome.device, method: auth.method }, 'device authenticated');
-            return callback(null, { user: outcome.device });
+            log.info({ session: session.id, device: outcome.device.name, method: auth.method }, 'device authenticated');
+            deviceGrants.set(session.id, outcome.device);
+            return callback(null, { user: outcome.device.name });
           }
           if (outcome.kind === 'throttled') {
             if (outcome.logWorthy) {
@@ -241,14 +298,32 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
         },
       );
     },
-    onMailFrom(address, session, callback) {
-      const unknown = unknownParameters(address.args, parameters.mail);
-      if (unknown.length) return callback(refuseParameters('MAIL FROM', unknown, session));
-      callback();
+    // the parameters of MAIL FROM and RCPT TO were checked before (esmtpParameterCheck)
+    onMailFrom(_address, session, callback) {
+      // RFC 3207 §4.2: STARTTLS forgets an earlier AUTH (session.user), and with it the grant
+      const grant = session.user ? deviceGrants.get(session.id) : undefined;
+      if (!grant) return callback();
+      grant.stillAuthorized().then(
+        (authorized) => {
+          if (authorized) return callback();
+          log.warn(
+            { session: session.id, peer: session.remoteAddress, device: grant.name, reason: 'auth-withdrawn' },
+            'MAIL refused: the device account was disabled, removed or given a new password after this connection authenticated; closing the connection',
+          );
+          deviceGrants.delete(session.id);
+          // RFC 4954 §6: 530 5.7.0 "authentication required" — the authentication in force is no
+          // longer valid. The connection is closed after the reply (RFC 5321 §7.8): a device that
+          // is no longer allowed gets no further command
+          callback(reply(530, '5.7.0 Authentication required: the authorization of this connection was withdrawn'));
+          closeConnection(session.id);
+        },
+        (err: Error) => {
+          log.error({ session: session.id, err: describeError(err) }, 'checking the device authorization failed');
+          callback(reply(451, TEMPORARY));
+        },
+      );
     },
     onRcptTo(address, session, callback) {
-      const unknown = unknownParameters(address.args, parameters.rcpt);
-      if (unknown.length) return callback(refuseParameters('RCPT TO', unknown, session));
       if (session.envelope.rcptTo.length >= config.SMTP_MAX_RECIPIENTS) {
         log.info({ session: session.id, limit: config.SMTP_MAX_RECIPIENTS }, 'recipient refused: too many recipients (SMTP_MAX_RECIPIENTS)');
         return callback(reply(452, '4.5.3 Too many recipients'));
@@ -304,16 +379,6 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     log.info({ session: session.id, peer: session.remoteAddress, reason: 'unknown-parameter', command, parameters: shown }, 'command refused: parameter not recognized');
     return reply(555, `5.5.4 ${command} parameter${names.length > 1 ? 's' : ''} not recognized: ${shown.join(' ')}`);
   }
-
-  /** The MAIL FROM / RCPT TO parameters of the extensions the EHLO reply advertises with these options. */
-  const parameters = allowedParameters({
-    size: options.size,
-    hide8BITMIME: options.hide8BITMIME,
-    hideSMTPUTF8: options.hideSMTPUTF8,
-    hideDSN: options.hideDSN,
-    hideREQUIRETLS: options.hideREQUIRETLS,
-    auth: !disabled.includes('AUTH'),
-  });
 
   /**
    * Watches the DATA stream: remembers whether bare line feeds came; ends the stream when
@@ -445,16 +510,17 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
   }
 
   /**
-   * Answers and closes a connection whose DATA phase cannot finish (the parser still waits for
-   * CRLF.CRLF). smtp-server offers no API for that; its connection objects are reached through
-   * `server.connections`.
+   * Closes a connection, after answering it with `code`/`text` when given: one whose DATA phase
+   * cannot finish (the parser still waits for CRLF.CRLF), or one whose reply was just sent.
+   * smtp-server offers no API for that; its connection objects are reached through
+   * `server.connections`. Replies written before are sent before the connection ends.
    */
-  function closeConnection(sessionId: string, code: number, text: string) {
+  function closeConnection(sessionId: string, code?: number, text?: string) {
     for (const server of servers) {
       const connections = (server as unknown as { connections: Set<{ id: string; send(code: number, text: string): void; close(): void }> }).connections;
       for (const conn of connections) {
         if (conn.id !== sessionId) continue;
-        conn.send(code, text);
+        if (code !== undefined) conn.send(code, text ?? '');
         conn.close();
         return;
       }
@@ -495,6 +561,7 @@ export function createReceiver(deps: ReceiverDeps): Receiver {
     },
     async close() {
       await Promise.all(servers.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+      refusals.flush();
     },
   };
 }

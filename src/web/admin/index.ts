@@ -53,7 +53,8 @@ const notAdmin = (path: string) => path === '/healthz' || path === '/api' || pat
 export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<AdminEnv> {
   const admin = new Hono<AdminEnv>();
   const now = options.now ?? (() => new Date());
-  const firstRunCode = newFirstRunCode();
+  // one code per start, good for one use: after it, a new one nobody was told (restart for another)
+  let firstRunCode = newFirstRunCode();
   void adminExists(ctx.db).then(
     (exists) => {
       if (!exists) ctx.log.warn({ firstRunCode }, `no admin yet: open /first-run in a browser and enter the first-run code ${firstRunCode}, or run: posteingang admin create <login>`);
@@ -182,7 +183,8 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
       if (err instanceof ValidationError) return page(c, FirstRunPage({ view: v, error: v.t.errors.invalid(err.field, localizeRefusal(err.message, v.lang)), values }), 400);
       throw err;
     }
-    ctx.log.info({ login: created.login, staffId: created.id }, 'first admin created on the first-run page');
+    firstRunCode = newFirstRunCode();
+    ctx.log.info({ login: created.login, staffId: created.id }, 'first admin created on the first-run page; the first-run code is used up');
     const { cookie } = await createSession(ctx.db, created.id);
     setSessionCookie(ctx, c, cookie);
     return c.redirect('/', 303);

@@ -58,9 +58,15 @@ export function publicOrigin(ctx: AppContext, c: Context): string | null {
   return url.pathname === '/' && !url.username && !url.password && !url.search && !url.hash ? url.origin : null;
 }
 
-/** A forwarded hop as an address (IPv4-mapped IPv6 as IPv4, RFC 4291 §2.5.5.2), or undefined when it is none. */
+/**
+ * A forwarded hop as an address (IPv4-mapped IPv6 as IPv4, RFC 4291 §2.5.5.2), or undefined when
+ * it is none. Proxies may add the client's port (`192.0.2.7:51234`, `[2001:db8::7]:51234`, as in
+ * RFC 7239 §6 node names); the port is dropped.
+ */
 function hopAddress(hop: string | undefined): string | undefined {
-  return hop && isIP(hop) ? ipaddr.process(hop).toString() : undefined;
+  if (!hop) return undefined;
+  const address = /^\[([^\]]+)\](?::[0-9]{1,5})?$/.exec(hop)?.[1] ?? /^([0-9.]+):[0-9]{1,5}$/.exec(hop)?.[1] ?? hop;
+  return isIP(address) ? ipaddr.process(address).toString() : undefined;
 }
 
 /**

@@ -1,6 +1,7 @@
 import { Hono } from 'hono';
 import { z } from 'zod';
 import type { AppContext } from '../../context.js';
+import { precheckSendRate } from '../../services/send-limits.js';
 import { OUTBOX_STATES } from '../../db/schema.js';
 import { ForbiddenError } from '../../services/errors.js';
 import { enqueueMessage, listOutbox, replyToTask, retryOutbox, showOutbox } from '../../services/outbox.js';
@@ -88,7 +89,11 @@ function requireAdmin(p: Principal): void {
  */
 export function outboxRoutes(ctx: AppContext): Hono<ApiEnv> {
   const r = new Hono<ApiEnv>();
-  r.post('/outbox', async (c) => c.json(await enqueueMessage(ctx, c.get('principal'), validate(outboxBody, await jsonBody(c))), 201));
+  // over the rate: answered before the (possibly large) body is read
+  r.post('/outbox', async (c) => {
+    await precheckSendRate(ctx.db, c.get('principal').id);
+    return c.json(await enqueueMessage(ctx, c.get('principal'), validate(outboxBody, await jsonBody(c))), 201);
+  });
   r.get('/outbox', async (c) => {
     requireAdmin(c.get('principal'));
     const q = validate(outboxListQuery, c.req.query());
@@ -101,6 +106,7 @@ export function outboxRoutes(ctx: AppContext): Hono<ApiEnv> {
   });
   r.post('/tasks/:id/reply', async (c) => {
     const { id } = validate(idParams, c.req.param());
+    await precheckSendRate(ctx.db, c.get('principal').id);
     return c.json(await replyToTask(ctx, c.get('principal'), id, validate(replyBody, await jsonBody(c))), 201);
   });
   return r;
