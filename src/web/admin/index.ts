@@ -174,16 +174,20 @@ export function adminRoutes(ctx: AppContext, options: AdminOptions = {}): Hono<A
       if (attempt.logWorthy) ctx.log.warn({ address, failures: attempt.attempt.failures }, 'wrong first-run code');
       return page(c, FirstRunPage({ view: v, error: v.t.firstRun.wrongCode, values }), 403);
     }
-    await attemptSucceeded(ctx.db, attempt.attempt);
     if (text('password') !== text('password2')) return page(c, FirstRunPage({ view: v, error: v.t.firstRun.mismatch, values }), 400);
+    // taken in the same step as it was checked, before anything is awaited: of parallel requests
+    // with the code only one gets it; given back when the admin could not be created
+    const code = firstRunCode;
+    firstRunCode = newFirstRunCode();
     let created;
     try {
+      await attemptSucceeded(ctx.db, attempt.attempt);
       created = await createAdmin(ctx.db, { ...values, password: text('password') });
     } catch (err) {
+      firstRunCode = code;
       if (err instanceof ValidationError) return page(c, FirstRunPage({ view: v, error: v.t.errors.invalid(err.field, localizeRefusal(err.message, v.lang)), values }), 400);
       throw err;
     }
-    firstRunCode = newFirstRunCode();
     ctx.log.info({ login: created.login, staffId: created.id }, 'first admin created on the first-run page; the first-run code is used up');
     const { cookie } = await createSession(ctx.db, created.id);
     setSessionCookie(ctx, c, cookie);
