@@ -144,7 +144,10 @@ export async function beginAttempt(db: Db, realm: AuthRealm, subject: AttemptSub
     const counted = rows.map((row) => {
       const rule = byKey.get(row.keySha256)!;
       const failures = (restarted(row.lastAt) ? 0 : row.failures) + 1;
-      return { keySha256: row.keySha256, failures, refused: restarted(row.lastAt) ? 0 : row.refused, lastAt: now, nextAllowedAt: new Date(now.getTime() + delayAfter(rule, failures)) };
+      // no delay: the key's wait stays as it was (passed), so that a parallel attempt whose clock
+      // read a moment earlier is not refused for this one's timestamp
+      const delay = delayAfter(rule, failures);
+      return { keySha256: row.keySha256, failures, refused: restarted(row.lastAt) ? 0 : row.refused, lastAt: now, nextAllowedAt: delay > 0 ? new Date(now.getTime() + delay) : row.nextAllowedAt };
     });
     await write(counted);
     const lead = counted.find((r) => r.keySha256 === pair) ?? counted[0]!;

@@ -6,7 +6,7 @@ export type ThrottleRow = typeof authThrottle.$inferSelect;
 
 /**
  * Runs `fn` in a transaction holding the row locks of `keys` (created when missing, with no
- * attempts; locked in the order given, which callers sort to avoid deadlocks). `fn` gets the rows
+ * attempts and no wait; locked in the order given, which callers sort to avoid deadlocks). `fn` gets the rows
  * and a writer that stores changed rows in the same transaction.
  */
 export async function withLockedKeys<T>(
@@ -19,7 +19,7 @@ export async function withLockedKeys<T>(
     const t = tx as unknown as Db;
     await t
       .insert(authThrottle)
-      .values(keys.map((keySha256) => ({ keySha256, failures: 0, refused: 0, lastAt: now, nextAllowedAt: now })))
+      .values(keys.map((keySha256) => ({ keySha256, failures: 0, refused: 0, lastAt: now, nextAllowedAt: new Date(0) })))
       .onConflictDoNothing();
     const rows = await t.select().from(authThrottle).where(inArray(authThrottle.keySha256, keys)).orderBy(authThrottle.keySha256).for('update');
     return fn(rows, async (changed) => {
