@@ -95,12 +95,13 @@ function addressOf(address: string): string {
   return `${(ip as ipaddr.IPv6).parts.slice(0, 4).map((p) => p.toString(16)).join(':')}::/64`;
 }
 
-function keyOf(realm: AuthRealm, kind: Rule['kind'] | 'known', subject: AttemptSubject): string | null {
+/** The SHA-256 (hex) naming a key of `kind`; null for a login key without a login. */
+function keyOf(realm: AuthRealm, kind: Rule['kind'], subject: AttemptSubject): string | null {
   const login = subject.login?.trim().toLowerCase() ?? '';
   if (kind !== 'address' && !login) return null;
   const address = addressOf(subject.address);
-  const value = kind === 'pair' || kind === 'known' ? `${login}\n${address}` : kind === 'login' ? login : address;
-  return createHash('sha256').update(`${realm}\n${kind === 'known' ? 'pair' : kind}\n${value}`).digest('hex');
+  const value = kind === 'pair' ? `${login}\n${address}` : kind === 'login' ? login : address;
+  return createHash('sha256').update(`${realm}\n${kind}\n${value}`).digest('hex');
 }
 
 /** Delay after the `n`-th counted attempt of a key (ms): 0 while free, then 1 s, 2 s, 4 s … up to the cap. */
